@@ -1,0 +1,28 @@
+//! The `htdiag` command line. All work happens in the library; this file only parses
+//! arguments, dispatches to one module per subcommand, and turns errors into messages.
+
+use clap::{Parser, Subcommand};
+
+/// Spectral diagnostics of neural-network checkpoints (heavy-tailed self-regularization),
+/// compatible with WeightWatcher 0.7.6, and fine-tuning with heavy-tailed penalties.
+#[derive(Parser)]
+#[command(name = "htdiag", version, about, long_about = None, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let outcome: anyhow::Result<()> = match cli.command {};
+    match outcome {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("htdiag: error: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
