@@ -15,7 +15,9 @@ extern crate lapack_src as _;
 pub mod checkpoint;
 pub mod error;
 pub mod matrices;
+pub mod plan;
 pub mod result;
 pub mod spectrum;
+pub mod util;
 
 pub use error::{Error, Result};

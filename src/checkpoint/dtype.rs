@@ -67,6 +67,22 @@ impl FloatDtype {
     }
 }
 
+/// Bits per element of every dtype name the safetensors format defines (`None` for names it
+/// does not know). Used to check that a header's byte ranges match its shapes, also for the
+/// non-float tensors htdiag skips.
+pub fn safetensors_bits(name: &str) -> Option<usize> {
+    Some(match name {
+        "F4" => 4,
+        "F6_E2M3" | "F6_E3M2" => 6,
+        "BOOL" | "U8" | "I8" | "F8_E5M2" | "F8_E4M3" | "F8_E8M0" | "F8_E4M3FNUZ"
+        | "F8_E5M2FNUZ" => 8,
+        "I16" | "U16" | "F16" | "BF16" => 16,
+        "I32" | "U32" | "F32" => 32,
+        "I64" | "U64" | "F64" | "C64" => 64,
+        _ => return None,
+    })
+}
+
 impl fmt::Display for FloatDtype {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -3,6 +3,8 @@
 
 use clap::{Parser, Subcommand};
 
+mod inspect;
+
 /// Spectral diagnostics of neural-network checkpoints (heavy-tailed self-regularization),
 /// compatible with WeightWatcher 0.7.6, and fine-tuning with heavy-tailed penalties.
 #[derive(Parser)]
@@ -13,11 +15,16 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
-enum Command {}
+enum Command {
+    /// List a checkpoint's tensors (name, dtype, shape, parameters, file) from its headers.
+    Inspect(inspect::Args),
+}
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let outcome: anyhow::Result<()> = match cli.command {};
+    let outcome: anyhow::Result<()> = match cli.command {
+        Command::Inspect(args) => inspect::run(args),
+    };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
