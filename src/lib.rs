@@ -16,6 +16,7 @@ pub mod checkpoint;
 pub mod error;
 pub mod matrices;
 pub mod plan;
+pub mod regularize;
 pub mod result;
 pub mod spectrum;
 pub mod util;
