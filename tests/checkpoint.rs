@@ -338,3 +338,20 @@ fn release_drops_resident_pages_and_keeps_data_readable() {
         (n - 1) as f32
     );
 }
+
+#[test]
+fn checkpoint_can_be_shared_across_worker_threads() {
+    fn shared<T: Send + Sync>() {}
+    shared::<Checkpoint>();
+    let ckpt = Checkpoint::open(data("synthetic-model.safetensors")).unwrap();
+    let lens: Vec<usize> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..2)
+            .map(|k| {
+                let c = &ckpt;
+                s.spawn(move || c.tensor_bytes(36 + k).unwrap().len())
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(lens, [10 * 64 * 4, 48 * 96 * 2]);
+}
