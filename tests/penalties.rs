@@ -195,6 +195,11 @@ fn check_gradient(penalty: Penalty, scale: f64, state_of: impl Fn(&Case) -> Laye
         );
         let e = rel_err(&g, &fd);
         let ee = rel_err(&ge, &fd);
+        println!(
+            "FD {} {}: rel err {e:.1e} (default route) {ee:.1e} (eigen route)",
+            penalty.name(),
+            case.name
+        );
         assert!(
             e <= 1e-5 && ee <= 1e-5,
             "{} on {}: relative error {e:.2e} (default route), {ee:.2e} (eigen route)",
@@ -843,4 +848,36 @@ fn lower_threshold_stops_regularization() {
     println!("threshold {t:.3}: stable rank {s0:.3} -> {s1:.3}");
     // Stopped at the threshold (within one step), far above where the plain penalty goes.
     assert!(s1 <= t + 1e-9 && s1 > t - 0.1, "{s0} -> {s1}, t = {t}");
+}
+
+#[test]
+fn regularizer_round_trips_through_json() {
+    let reg = Regularizer {
+        penalty: Penalty::PowerLawPrior(PowerLawParams {
+            exponent: PriorExponent::CurrentAlpha,
+        }),
+        mu: 0.01,
+        decay: Some(DecaySchedule {
+            kind: DecayKind::Exp,
+            every: 2,
+            rate: 0.3,
+            cutoff: 0.01,
+        }),
+        threshold: Some(2.0),
+    };
+    let json = serde_json::to_string(&reg).unwrap();
+    let back: Regularizer = serde_json::from_str(&json).unwrap();
+    assert_eq!(back, reg);
+    // Hyper-parameters default when left out.
+    let p: Penalty = serde_json::from_str(r#"{"kind": "stable_rank"}"#).unwrap();
+    assert_eq!(p, Penalty::StableRank(StableRankParams::default()));
+    assert!(p.top_route().is_some());
+    let p: Penalty = serde_json::from_str(r#"{"kind": "frechet_prior", "shape": 2.0}"#).unwrap();
+    assert_eq!(
+        p,
+        Penalty::FrechetPrior(FrechetParams {
+            shape: Some(2.0),
+            scale: None
+        })
+    );
 }

@@ -30,6 +30,7 @@ pub const EXP_CAP: f64 = 100.0;
 
 /// Hyper-parameters of the Frechet prior.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct FrechetParams {
     /// Shape `a` (> 0); `None`: the layer's `alpha_hat - 1`.
     pub shape: Option<f64>,

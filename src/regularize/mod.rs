@@ -111,6 +111,21 @@ impl Penalty {
         }
     }
 
+    /// The power-iteration options when this penalty needs only the top singular pair and
+    /// takes that route (stable rank, spectral norm); `None` when it needs the full spectrum
+    /// (or, for weight decay, none at all).
+    pub fn top_route(&self) -> Option<PowerOptions> {
+        match self {
+            Penalty::StableRank(StableRankParams {
+                route: TopRoute::Power(o),
+            })
+            | Penalty::SpectralNorm(SpectralNormParams {
+                route: TopRoute::Power(o),
+            }) => Some(*o),
+            _ => None,
+        }
+    }
+
     /// Checks the hyper-parameters.
     pub fn validate(&self) -> Result<()> {
         let bad = |what: String| Err(Error::InvalidArgument(what));
@@ -232,15 +247,11 @@ impl Penalty {
     ) -> Result<(f64, Vec<f64>)> {
         self.validate()?;
         spectral::check_matrix(w, rows, cols)?;
-        let opts = match self {
-            Penalty::WeightDecay => return Ok(weight_decay::value_and_grad(w)),
-            Penalty::StableRank(StableRankParams {
-                route: TopRoute::Power(o),
-            })
-            | Penalty::SpectralNorm(SpectralNormParams {
-                route: TopRoute::Power(o),
-            }) => *o,
-            _ => return self.value_and_grad_eigen(w, rows, cols, state),
+        if let Penalty::WeightDecay = self {
+            return Ok(weight_decay::value_and_grad(w));
+        }
+        let Some(opts) = self.top_route() else {
+            return self.value_and_grad_eigen(w, rows, cols, state);
         };
         let top = spectral::top_pair(w, rows, cols, state.warm_start.as_deref(), &opts)?;
         let out = if let Penalty::StableRank(_) = self {

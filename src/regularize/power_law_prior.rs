@@ -27,6 +27,7 @@ use crate::error::{Error, Result};
 
 /// The exponent `a` of the power-law prior.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum PriorExponent {
     /// A fixed exponent (must be finite and > 0).
     Fixed(f64),
@@ -36,6 +37,7 @@ pub enum PriorExponent {
 
 /// Hyper-parameters of the power-law prior.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct PowerLawParams {
     /// The prior exponent `a`.
     pub exponent: PriorExponent,

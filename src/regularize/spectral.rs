@@ -197,6 +197,7 @@ pub fn assemble_gradient(
 
 /// Options of the power iteration for the top singular pair.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct PowerOptions {
     /// Maximum number of products with the Gram matrix before falling back to the full
     /// eigen-decomposition.

@@ -13,6 +13,7 @@ use super::stable_rank::TopRoute;
 
 /// Hyper-parameters of spectral-norm regularization.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct SpectralNormParams {
     /// How `sigma_max` and its singular vectors are found.
     pub route: TopRoute,

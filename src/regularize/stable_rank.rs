@@ -25,6 +25,7 @@ use crate::error::Result;
 
 /// How the top singular pair is obtained for the penalties that need only it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TopRoute {
     /// Power iteration (with a warm start from the previous step).
     Power(PowerOptions),
@@ -40,6 +41,7 @@ impl Default for TopRoute {
 
 /// Hyper-parameters of the stable-rank penalty.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(default)]
 pub struct StableRankParams {
     /// How `sigma_max` and its singular vectors are found.
     pub route: TopRoute,

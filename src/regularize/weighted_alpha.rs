@@ -35,6 +35,7 @@ pub const DEFAULT_ALPHA_MAX: f64 = 1000.0;
 
 /// Hyper-parameters of the weighted-alpha penalty.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct WeightedAlphaParams {
     /// Cap on `alpha_hat` (through the floor `S >= m / (alpha_max - 1)`); must exceed 1.
     pub alpha_max: f64,
