@@ -14,6 +14,7 @@ extern crate lapack_src as _;
 
 pub mod checkpoint;
 pub mod error;
+pub mod fit;
 pub mod matrices;
 pub mod plan;
 pub mod regularize;
