@@ -13,11 +13,13 @@
 extern crate lapack_src as _;
 
 pub mod checkpoint;
+pub mod compare;
 pub mod error;
 pub mod fit;
 pub mod matrices;
 pub mod plan;
 pub mod regularize;
+pub mod report;
 pub mod result;
 pub mod spectrum;
 pub mod util;

@@ -4,6 +4,8 @@
 use clap::{Parser, Subcommand};
 
 mod inspect;
+mod compare;
+mod report;
 
 /// Spectral diagnostics of neural-network checkpoints (heavy-tailed self-regularization),
 /// compatible with WeightWatcher 0.7.6, and fine-tuning with heavy-tailed penalties.
@@ -18,12 +20,18 @@ struct Cli {
 enum Command {
     /// List a checkpoint's tensors (name, dtype, shape, parameters, file) from its headers.
     Inspect(inspect::Args),
+    /// Compare two saved analyses layer by layer (terminal table, JSON, CSV, HTML).
+    Compare(compare::Args),
+    /// Redraw the HTML report and PNG plots from a saved result JSON.
+    Report(report::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome: anyhow::Result<()> = match cli.command {
         Command::Inspect(args) => inspect::run(args),
+        Command::Compare(a) => compare::run(a),
+        Command::Report(a) => report::run(a),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,0 +1,14 @@
+pub mod atomic;
+pub mod bins;
+pub mod compare_data;
+pub mod compare_html;
+pub mod draw;
+pub mod font;
+pub mod html;
+pub mod layer_data;
+pub mod load;
+pub mod model_data;
+pub mod page;
+pub mod png;
+pub mod scan;
+pub mod synthetic;
