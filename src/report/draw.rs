@@ -45,7 +45,7 @@ pub enum Plot<'a> {
 pub fn plot_size(plot: &Plot) -> (u32, u32) {
     match plot {
         Plot::Scan(_) => (800, 640),
-        Plot::Series(_) | Plot::Deltas(_) | Plot::Scatter(_) => (1000, 500),
+        Plot::Series(_) | Plot::Deltas(_) | Plot::Scatter(_) | Plot::AlphaHist(_) => (1000, 500),
         _ => (800, 500),
     }
 }
@@ -133,6 +133,7 @@ fn loglog<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &LogLogEsd) -> D
         .map_err(err)?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc("eigenvalue")
         .y_desc("density")
         .x_label_formatter(&|v| fmt_num(*v))
@@ -228,6 +229,7 @@ fn marked<DB: DrawingBackend>(
         .map_err(err)?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc(xlabel)
         .y_desc("density")
         .x_label_formatter(&|v| fmt_num(*v))
@@ -292,6 +294,7 @@ fn scan<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &ScanCurve) -> Dra
             .map_err(err)?;
         chart
             .configure_mesh()
+            .light_line_style(RGBColor(238, 238, 238))
             .x_desc("candidate xmin")
             .y_desc(name)
             .x_label_formatter(&|v| fmt_num(*v))
@@ -350,6 +353,7 @@ fn two_hists<DB: DrawingBackend>(
         .map_err(err)?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc(xlabel)
         .y_desc("density")
         .x_label_formatter(&|v| fmt_num(*v))
@@ -444,6 +448,7 @@ fn series<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Series, bars: b
         .map_err(err)?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc("layer (checkpoint order)")
         .y_desc(s.ylabel.as_str())
         .x_label_formatter(&|v| format!("{v:.0}"))
@@ -518,6 +523,7 @@ fn scatter<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Scatter) -> Dr
         .map_err(err)?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc(s.xlabel.as_str())
         .y_desc(s.ylabel.as_str())
         .x_label_formatter(&|v| fmt_num(*v))

@@ -1,0 +1,355 @@
+//! The HTML report in a real browser: headless Chromium, driven through chromedriver's
+//! WebDriver HTTP API (a tiny HTTP/1.1 client over `TcpStream`, loopback only), loads a
+//! generated report and the compare page without console errors, sorts the layer table by
+//! clicking a column header, opens a layer's plots, and takes a screenshot
+//! (`target/tmp/report-screenshot.png`).
+//!
+//! Without chromium and chromedriver the test is skipped with a message, unless
+//! `HTDIAG_REQUIRE_BROWSER=1` (CI), where it fails.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+fn find(names: &[&str], env: &str) -> Option<PathBuf> {
+    if let Ok(p) = std::env::var(env) {
+        return Some(PathBuf::from(p));
+    }
+    let path = std::env::var_os("PATH")?;
+    for dir in std::env::split_paths(&path) {
+        for n in names {
+            let p = dir.join(n);
+            if p.is_file() {
+                return Some(p);
+            }
+        }
+    }
+    None
+}
+
+/// One HTTP request to 127.0.0.1:port; returns (status, parsed JSON body).
+fn http(port: u16, method: &str, path: &str, body: Option<&Value>) -> (u16, Value) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).expect("connect to chromedriver");
+    s.set_read_timeout(Some(Duration::from_secs(60))).unwrap();
+    let body = body.map(|b| b.to_string()).unwrap_or_default();
+    let req = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n\
+         Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    s.write_all(req.as_bytes()).unwrap();
+    // Read the head, then exactly Content-Length bytes (or chunks): chromedriver may keep the
+    // connection open despite `Connection: close`.
+    let mut raw = Vec::new();
+    let mut buf = [0u8; 65536];
+    let head_end = loop {
+        if let Some(i) = raw.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i;
+        }
+        let n = s.read(&mut buf).expect("read from chromedriver");
+        assert!(n > 0, "chromedriver closed the connection");
+        raw.extend_from_slice(&buf[..n]);
+    };
+    let head = String::from_utf8_lossy(&raw[..head_end]).to_ascii_lowercase();
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    let length: Option<usize> = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .and_then(|v| v.trim().parse().ok());
+    let mut rest = raw[head_end + 4..].to_vec();
+    let body = if let Some(len) = length {
+        while rest.len() < len {
+            let n = s.read(&mut buf).expect("read from chromedriver");
+            assert!(n > 0, "short body");
+            rest.extend_from_slice(&buf[..n]);
+        }
+        String::from_utf8_lossy(&rest[..len]).into_owned()
+    } else {
+        // Chunked or close-delimited: read until the terminating chunk or EOF.
+        while !rest.ends_with(b"0\r\n\r\n") {
+            match s.read(&mut buf) {
+                Ok(0) | Err(_) => break,
+                Ok(n) => rest.extend_from_slice(&buf[..n]),
+            }
+        }
+        let text = String::from_utf8_lossy(&rest).into_owned();
+        if head.contains("transfer-encoding: chunked") {
+            dechunk(&text)
+        } else {
+            text
+        }
+    };
+    (status, serde_json::from_str(&body).unwrap_or(Value::Null))
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((len, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(len.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+struct Driver {
+    child: Child,
+    port: u16,
+    session: String,
+}
+
+impl Driver {
+    fn start(chromium: &Path, chromedriver: &Path, profile: &Path) -> Driver {
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let child = Command::new(chromedriver)
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start chromedriver");
+        let mut d = Driver {
+            child,
+            port,
+            session: String::new(),
+        };
+        let t0 = Instant::now();
+        loop {
+            if TcpStream::connect(("127.0.0.1", port)).is_ok()
+                && http(port, "GET", "/status", None).1["value"]["ready"] == json!(true)
+            {
+                break;
+            }
+            assert!(t0.elapsed() < Duration::from_secs(30), "chromedriver did not start");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:loggingPrefs": {"browser": "ALL"},
+            "goog:chromeOptions": {
+                "binary": chromium.to_string_lossy(),
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                         "--no-first-run", "--disable-background-networking",
+                         "--disable-component-update", "--disable-sync",
+                         "--window-size=1400,1000",
+                         format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let (st, v) = http(port, "POST", "/session", Some(&caps));
+        assert_eq!(st, 200, "new session: {v}");
+        d.session = v["value"]["sessionId"].as_str().unwrap().to_string();
+        d
+    }
+
+    fn cmd(&self, method: &str, path: &str, body: Option<Value>) -> Value {
+        let (st, v) = http(
+            self.port,
+            method,
+            &format!("/session/{}{path}", self.session),
+            body.as_ref(),
+        );
+        assert_eq!(st, 200, "{method} {path}: {v}");
+        v["value"].clone()
+    }
+
+    fn goto(&self, path: &Path) {
+        let url = format!("file://{}", path.display());
+        self.cmd("POST", "/url", Some(json!({ "url": url })));
+    }
+
+    fn script(&self, js: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/sync",
+            Some(json!({"script": js, "args": []})),
+        )
+    }
+
+    /// Browser console entries since the last call.
+    fn console(&self) -> Vec<Value> {
+        self.cmd("POST", "/se/log", Some(json!({"type": "browser"})))
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    fn click(&self, css: &str) {
+        let el = self.cmd(
+            "POST",
+            "/element",
+            Some(json!({"using": "css selector", "value": css})),
+        );
+        let id = el
+            .as_object()
+            .and_then(|o| o.values().next())
+            .and_then(|v| v.as_str())
+            .expect("element id")
+            .to_string();
+        self.cmd("POST", &format!("/element/{id}/click"), Some(json!({})));
+    }
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if !self.session.is_empty() {
+            let _ = http(
+                self.port,
+                "DELETE",
+                &format!("/session/{}", self.session),
+                None,
+            );
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn severe(entries: &[Value]) -> Vec<String> {
+    entries
+        .iter()
+        .filter(|e| e["level"] == "SEVERE")
+        .map(|e| e["message"].to_string())
+        .collect()
+}
+
+fn b64decode(s: &str) -> Vec<u8> {
+    let val = |c: u8| match c {
+        b'A'..=b'Z' => c - b'A',
+        b'a'..=b'z' => c - b'a' + 26,
+        b'0'..=b'9' => c - b'0' + 52,
+        b'+' => 62,
+        _ => 63,
+    };
+    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
+    let mut out = Vec::with_capacity(clean.len() * 3 / 4);
+    for chunk in clean.chunks(4) {
+        let mut n = 0u32;
+        for (i, &c) in chunk.iter().enumerate() {
+            n |= (val(c) as u32) << (18 - 6 * i);
+        }
+        out.push((n >> 16) as u8);
+        if chunk.len() > 2 {
+            out.push((n >> 8) as u8);
+        }
+        if chunk.len() > 3 {
+            out.push(n as u8);
+        }
+    }
+    out
+}
+
+fn column_values(d: &Driver, key: &str) -> Vec<Option<f64>> {
+    let v = d.script(&format!(
+        "var ths=[].slice.call(document.querySelectorAll('#layer-table thead th'));\
+         var c=ths.findIndex(function(t){{return t.dataset.key==='{key}';}});\
+         return [].slice.call(document.querySelectorAll('#layer-table tbody tr'))\
+           .map(function(r){{return r.cells[c].dataset.v;}});"
+    ));
+    v.as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x.as_str().and_then(|s| s.parse().ok()))
+        .collect()
+}
+
+#[test]
+fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
+    let required = std::env::var("HTDIAG_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
+    let (Some(chromium), Some(chromedriver)) = (
+        find(&["chromium", "chromium-browser", "google-chrome"], "HTDIAG_CHROMIUM"),
+        find(&["chromedriver"], "HTDIAG_CHROMEDRIVER"),
+    ) else {
+        assert!(
+            !required,
+            "HTDIAG_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
+        );
+        eprintln!("SKIPPED: chromium and chromedriver not found (set HTDIAG_REQUIRE_BROWSER=1 to fail instead)");
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let result = htdiag::report::synthetic::model(40, 17);
+    let page = dir.path().join("report.html");
+    htdiag::report::html::write_html(&result, &page).unwrap();
+    let profile = dir.path().join("profile");
+    let d = Driver::start(&chromium, &chromedriver, &profile);
+
+    // Negative control: the console check sees a script error when there is one.
+    let broken = dir.path().join("broken.html");
+    std::fs::write(&broken, "<!DOCTYPE html><script>htdiagNoSuchFunction();</script>").unwrap();
+    d.goto(&broken);
+    assert!(
+        !severe(&d.console()).is_empty(),
+        "the console check does not see errors"
+    );
+
+    d.goto(&page);
+    let errors = severe(&d.console());
+    assert!(errors.is_empty(), "console errors: {errors:?}");
+    let rows = d.script("return document.querySelectorAll('#layer-table tbody tr').length;");
+    assert_eq!(rows, json!(result.layers.len()));
+
+    // Click "alpha": ascending, rows without alpha last; click again: descending.
+    let before = column_values(&d, "alpha");
+    d.click("#layer-table th[data-key='alpha']");
+    let asc = column_values(&d, "alpha");
+    let mut expect: Vec<f64> = before.iter().flatten().copied().collect();
+    expect.sort_by(f64::total_cmp);
+    let got: Vec<f64> = asc.iter().flatten().copied().collect();
+    assert_eq!(got, expect, "ascending sort by click");
+    assert!(asc.iter().skip(expect.len()).all(Option::is_none), "empty cells last");
+    assert_ne!(asc, before, "the click changed the order");
+    d.click("#layer-table th[data-key='alpha']");
+    let desc: Vec<f64> = column_values(&d, "alpha").into_iter().flatten().collect();
+    expect.reverse();
+    assert_eq!(desc, expect, "descending sort on the second click");
+
+    // Filter: over-trained rows only.
+    d.script("var s=document.getElementById('filter-kind');s.value='over';s.dispatchEvent(new Event('change'));return 0;");
+    let shown = d.script("return [].slice.call(document.querySelectorAll('#layer-table tbody tr')).filter(function(r){return !r.hidden;}).length;");
+    assert_eq!(shown, json!(result.summary.over_trained));
+    d.script("var s=document.getElementById('filter-kind');s.value='';s.dispatchEvent(new Event('change'));return 0;");
+
+    // A row's plots link draws its plots.
+    d.click("#row-0 a");
+    let n_svg = d.script("return document.querySelectorAll('#lp-grid svg').length;");
+    assert!(n_svg.as_u64().unwrap() >= 5, "plots drawn: {n_svg}");
+    let visible = d.script("return !document.getElementById('layer-plots').hidden;");
+    assert_eq!(visible, json!(true));
+    let errors = severe(&d.console());
+    assert!(errors.is_empty(), "console errors after clicks: {errors:?}");
+
+    // Screenshot of the top of the page.
+    d.script("window.scrollTo(0,0);return 0;");
+    let shot = b64decode(d.cmd("GET", "/screenshot", None).as_str().unwrap());
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("report-screenshot.png");
+    std::fs::write(&out, &shot).unwrap();
+    let dec = png::Decoder::new(std::io::Cursor::new(&shot));
+    let info = dec.read_info().expect("screenshot is a PNG").info().clone();
+    assert!(info.width >= 800 && info.height >= 600, "{}x{}", info.width, info.height);
+
+    // The compare page loads cleanly and draws an overlay on demand.
+    let b = htdiag::report::synthetic::model(40, 18);
+    let c = htdiag::compare::compare(&result, &b);
+    let cpage = dir.path().join("compare.html");
+    htdiag::report::compare_html::write_compare_html(&result, &b, &c, &cpage).unwrap();
+    d.goto(&cpage);
+    d.click("#row-3 a");
+    let n_svg = d.script("return document.querySelectorAll('#lp-grid svg').length;");
+    assert_eq!(n_svg, json!(1));
+    let errors = severe(&d.console());
+    assert!(errors.is_empty(), "compare page console errors: {errors:?}");
+}
