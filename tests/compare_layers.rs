@@ -5,7 +5,10 @@ use htdiag::compare::{METRICS, compare, metric_value, to_csv, to_json, to_text};
 use htdiag::report::compare_data::{alpha_scatter, delta_series, esd_overlay};
 use htdiag::report::synthetic;
 
-fn pair() -> (htdiag::result::AnalysisResult, htdiag::result::AnalysisResult) {
+fn pair() -> (
+    htdiag::result::AnalysisResult,
+    htdiag::result::AnalysisResult,
+) {
     let a = synthetic::model(6, 1);
     let mut b = synthetic::model(6, 2);
     // B lost layer 2 and renamed layer 0.
@@ -97,7 +100,10 @@ fn compare_plot_data_comes_from_the_pairs_and_spectra() {
         o.hists[1].counts.iter().sum::<u64>(),
         lb.eigenvalues.len() as u64
     );
-    assert_eq!(o.hists[0].edges[0], la.eigenvalues[0].min(lb.eigenvalues[0]));
+    assert_eq!(
+        o.hists[0].edges[0],
+        la.eigenvalues[0].min(lb.eigenvalues[0])
+    );
 }
 
 #[test]

@@ -98,7 +98,7 @@ fn dechunk(mut s: &str) -> String {
             break;
         }
         out.push_str(&rest[..n]);
-        s = &rest[n..].trim_start_matches("\r\n");
+        s = rest[n..].trim_start_matches("\r\n");
     }
     out
 }
@@ -134,7 +134,10 @@ impl Driver {
             {
                 break;
             }
-            assert!(t0.elapsed() < Duration::from_secs(30), "chromedriver did not start");
+            assert!(
+                t0.elapsed() < Duration::from_secs(30),
+                "chromedriver did not start"
+            );
             std::thread::sleep(Duration::from_millis(100));
         }
         let caps = json!({"capabilities": {"alwaysMatch": {
@@ -234,7 +237,10 @@ fn b64decode(s: &str) -> Vec<u8> {
         b'+' => 62,
         _ => 63,
     };
-    let clean: Vec<u8> = s.bytes().filter(|c| !c.is_ascii_whitespace() && *c != b'=').collect();
+    let clean: Vec<u8> = s
+        .bytes()
+        .filter(|c| !c.is_ascii_whitespace() && *c != b'=')
+        .collect();
     let mut out = Vec::with_capacity(clean.len() * 3 / 4);
     for chunk in clean.chunks(4) {
         let mut n = 0u32;
@@ -270,14 +276,19 @@ fn column_values(d: &Driver, key: &str) -> Vec<Option<f64>> {
 fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
     let required = std::env::var("HTDIAG_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
     let (Some(chromium), Some(chromedriver)) = (
-        find(&["chromium", "chromium-browser", "google-chrome"], "HTDIAG_CHROMIUM"),
+        find(
+            &["chromium", "chromium-browser", "google-chrome"],
+            "HTDIAG_CHROMIUM",
+        ),
         find(&["chromedriver"], "HTDIAG_CHROMEDRIVER"),
     ) else {
         assert!(
             !required,
             "HTDIAG_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
         );
-        eprintln!("SKIPPED: chromium and chromedriver not found (set HTDIAG_REQUIRE_BROWSER=1 to fail instead)");
+        eprintln!(
+            "SKIPPED: chromium and chromedriver not found (set HTDIAG_REQUIRE_BROWSER=1 to fail instead)"
+        );
         return;
     };
     let dir = tempfile::tempdir().unwrap();
@@ -289,7 +300,11 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
 
     // Negative control: the console check sees a script error when there is one.
     let broken = dir.path().join("broken.html");
-    std::fs::write(&broken, "<!DOCTYPE html><script>htdiagNoSuchFunction();</script>").unwrap();
+    std::fs::write(
+        &broken,
+        "<!DOCTYPE html><script>htdiagNoSuchFunction();</script>",
+    )
+    .unwrap();
     d.goto(&broken);
     assert!(
         !severe(&d.console()).is_empty(),
@@ -310,7 +325,10 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
     expect.sort_by(f64::total_cmp);
     let got: Vec<f64> = asc.iter().flatten().copied().collect();
     assert_eq!(got, expect, "ascending sort by click");
-    assert!(asc.iter().skip(expect.len()).all(Option::is_none), "empty cells last");
+    assert!(
+        asc.iter().skip(expect.len()).all(Option::is_none),
+        "empty cells last"
+    );
     assert_ne!(asc, before, "the click changed the order");
     d.click("#layer-table th[data-key='alpha']");
     let desc: Vec<f64> = column_values(&d, "alpha").into_iter().flatten().collect();
@@ -339,7 +357,12 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
     std::fs::write(&out, &shot).unwrap();
     let dec = png::Decoder::new(std::io::Cursor::new(&shot));
     let info = dec.read_info().expect("screenshot is a PNG").info().clone();
-    assert!(info.width >= 800 && info.height >= 600, "{}x{}", info.width, info.height);
+    assert!(
+        info.width >= 800 && info.height >= 600,
+        "{}x{}",
+        info.width,
+        info.height
+    );
 
     // The compare page loads cleanly and draws an overlay on demand.
     let b = htdiag::report::synthetic::model(40, 18);

@@ -39,7 +39,12 @@ fn count_in(values: &[f64], lo: f64, hi: f64, last: bool) -> u64 {
 fn loglog_bins_cover_the_positive_spectrum_and_match_direct_counts() {
     let l = layer(300, 2.0, 3.0, 7);
     let p = layer_data::loglog(&l, "x").unwrap();
-    let pos: Vec<f64> = l.eigenvalues.iter().copied().filter(|&v| v > LOG_THRESHOLD).collect();
+    let pos: Vec<f64> = l
+        .eigenvalues
+        .iter()
+        .copied()
+        .filter(|&v| v > LOG_THRESHOLD)
+        .collect();
     let h = &p.hist;
     assert_eq!(h.edges[0], pos[0]);
     assert_eq!(*h.edges.last().unwrap(), *pos.last().unwrap());
@@ -88,7 +93,11 @@ fn fitted_line_is_the_power_law_of_the_fit_scaled_to_the_tail() {
     );
     // Title carries the fit's numbers.
     for v in [fit.alpha, fit.d, fit.xmin, fit.sigma] {
-        assert!(p.title.contains(&layer_data::fmt_num(v)), "{} lacks {v}", p.title);
+        assert!(
+            p.title.contains(&layer_data::fmt_num(v)),
+            "{} lacks {v}",
+            p.title
+        );
     }
 }
 
@@ -97,22 +106,34 @@ fn linear_and_loglinear_histograms_mark_xmin_and_xmax() {
     let l = layer(250, 1.0, 3.5, 5);
     let fit = l.fit.unwrap();
     let lin = layer_data::linear(&l, "x").unwrap();
-    assert_eq!(lin.hist.counts.iter().sum::<u64>(), l.eigenvalues.len() as u64);
+    assert_eq!(
+        lin.hist.counts.iter().sum::<u64>(),
+        l.eigenvalues.len() as u64
+    );
     assert_eq!(lin.hist.edges[0], l.eigenvalues[0]);
-    assert_eq!(*lin.hist.edges.last().unwrap(), *l.eigenvalues.last().unwrap());
+    assert_eq!(
+        *lin.hist.edges.last().unwrap(),
+        *l.eigenvalues.last().unwrap()
+    );
     let w = lin.hist.edges[1] - lin.hist.edges[0];
     for e in lin.hist.edges.windows(2) {
         assert!(rel(e[1] - e[0], w) < 1e-6, "bins are not evenly spaced");
     }
     assert_eq!(
         lin.markers,
-        vec![("xmin".to_string(), fit.xmin), ("xmax".to_string(), fit.xmax)]
+        vec![
+            ("xmin".to_string(), fit.xmin),
+            ("xmax".to_string(), fit.xmax)
+        ]
     );
     let ll = layer_data::loglin(&l, "x").unwrap();
     assert_eq!(ll.markers[0].1, fit.xmin.log10());
     assert_eq!(ll.markers[1].1, fit.xmax.log10());
     assert_eq!(ll.hist.edges[0], l.eigenvalues[0].log10());
-    assert_eq!(ll.hist.counts.iter().sum::<u64>(), l.eigenvalues.len() as u64);
+    assert_eq!(
+        ll.hist.counts.iter().sum::<u64>(),
+        l.eigenvalues.len() as u64
+    );
 }
 
 #[test]
@@ -149,9 +170,15 @@ fn randomized_overlay_uses_both_spectra_on_shared_bins() {
     assert_eq!(o.real.edges, o.random.edges);
     let pos = |v: &[f64]| v.iter().filter(|&&x| x > LOG_THRESHOLD).count() as u64;
     assert_eq!(o.real.counts.iter().sum::<u64>(), pos(&l.eigenvalues));
-    assert_eq!(o.random.counts.iter().sum::<u64>(), pos(&r.rand_eigenvalues));
+    assert_eq!(
+        o.random.counts.iter().sum::<u64>(),
+        pos(&r.rand_eigenvalues)
+    );
     assert_eq!(o.markers[0].1, r.max_rand_eval.log10());
-    assert_eq!(o.markers[1].1, l.metrics.as_ref().unwrap().lambda_max.log10());
+    assert_eq!(
+        o.markers[1].1,
+        l.metrics.as_ref().unwrap().lambda_max.log10()
+    );
 }
 
 #[test]
@@ -170,7 +197,10 @@ fn mp_curve_spans_the_bulk_and_is_a_density_with_the_fitted_variance() {
     }
     assert!((mass - 1.0).abs() < 0.02, "mass {mass}");
     let expect_mean = mp.sigma_mp.powi(2) / mp.w_scale.powi(2);
-    assert!(rel(mean, expect_mean) < 0.02, "mean {mean} vs {expect_mean}");
+    assert!(
+        rel(mean, expect_mean) < 0.02,
+        "mean {mean} vs {expect_mean}"
+    );
     // Each point is W^2 rho(lambda W^2) from the closed form.
     let s2 = mp.w_scale * mp.w_scale;
     let (x, y) = o.curve[57];

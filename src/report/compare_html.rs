@@ -7,7 +7,6 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use super::atomic::atomic_write;
 use super::compare_data::{EsdOverlay, all_overlays, alpha_scatter, delta_series};
 use super::draw::Plot;
 use super::layer_data::fmt_num;
@@ -15,6 +14,7 @@ use super::page::{embed_json, esc, inline_svg, num_cell, page};
 use crate::compare::{Comparison, METRICS};
 use crate::error::Result;
 use crate::result::AnalysisResult;
+use crate::util::atomic_write;
 
 #[derive(Serialize)]
 struct PageData {

@@ -9,7 +9,6 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::atomic::atomic_write;
 use super::layer_data::{LayerPlots, fmt_num, layer_plots, row_label};
 use super::model_data::model_plots;
 use super::page::{embed_json, esc, inline_svg, num_cell, page};
@@ -17,6 +16,7 @@ use super::png::model_plot_list;
 use super::scan::scan_points;
 use crate::error::Result;
 use crate::result::{AnalysisResult, LayerResult, LayerStatus};
+use crate::util::atomic_write;
 
 #[derive(Serialize)]
 struct PageData<'a> {

@@ -1,4 +1,3 @@
-pub mod atomic;
 pub mod bins;
 pub mod compare_data;
 pub mod compare_html;

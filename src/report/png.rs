@@ -10,13 +10,13 @@ use std::path::{Path, PathBuf};
 
 use rayon::prelude::*;
 
-use super::atomic::atomic_write;
 use super::draw::{Plot, to_png};
 use super::layer_data::{LayerPlots, layer_plots};
 use super::model_data::{ModelPlots, model_plots};
 use super::scan::scan_points;
 use crate::error::{Error, Result};
 use crate::result::AnalysisResult;
+use crate::util::atomic_write;
 
 /// The model-level plots with their file-name kinds.
 pub fn model_plot_list(m: &ModelPlots) -> Vec<(&'static str, Plot<'_>)> {

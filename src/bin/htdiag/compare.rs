@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use htdiag::compare::{compare, to_csv, to_json, to_text};
-use htdiag::report::atomic::atomic_write;
+use htdiag::util::atomic_write;
 
 /// Compare two analyses layer by layer (result JSON files of `htdiag analyze --json`).
 #[derive(clap::Args)]

@@ -3,8 +3,8 @@
 
 use clap::{Parser, Subcommand};
 
-mod inspect;
 mod compare;
+mod inspect;
 mod report;
 
 /// Spectral diagnostics of neural-network checkpoints (heavy-tailed self-regularization),
