@@ -17,6 +17,7 @@ pub mod compare;
 pub mod error;
 pub mod fit;
 pub mod matrices;
+pub mod metrics;
 pub mod plan;
 pub mod regularize;
 pub mod report;
