@@ -12,7 +12,7 @@ pub enum Error {
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
-        #[source]
+        // Not `#[source]`: the message already shows it, and `{:#}` would print it twice.
         source: std::io::Error,
     },
     /// A safetensors header (or shard index) that cannot be trusted.

@@ -1,9 +1,14 @@
+//! Views of the canonical [`AnalysisResult`](crate::result::AnalysisResult): every output
+//! format is a function of it, and none recomputes a spectrum.
+
 pub mod bins;
 pub mod compare_data;
 pub mod compare_html;
+pub mod csv;
 pub mod draw;
 pub mod font;
 pub mod html;
+pub mod json;
 pub mod layer_data;
 pub mod load;
 pub mod model_data;
@@ -11,3 +16,4 @@ pub mod page;
 pub mod png;
 pub mod scan;
 pub mod synthetic;
+pub mod table;

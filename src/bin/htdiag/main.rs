@@ -1,11 +1,12 @@
 //! The `htdiag` command line. All work happens in the library; this file only parses
 //! arguments, dispatches to one module per subcommand, and turns errors into messages.
 
-use clap::{Parser, Subcommand};
-
 mod compare;
+mod env;
 mod inspect;
 mod report;
+
+use clap::{Parser, Subcommand};
 
 /// Spectral diagnostics of neural-network checkpoints (heavy-tailed self-regularization),
 /// compatible with WeightWatcher 0.7.6, and fine-tuning with heavy-tailed penalties.
@@ -24,6 +25,8 @@ enum Command {
     Compare(compare::Args),
     /// Redraw the HTML report and PNG plots from a saved result JSON.
     Report(report::Args),
+    /// Show the numerical environment (BLAS kernel and threads).
+    Env(env::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -32,6 +35,7 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
+        Command::Env(a) => env::run(a),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,
