@@ -12,6 +12,7 @@
 // Keep BLAS/LAPACK linked through the system OpenBLAS.
 extern crate lapack_src as _;
 
+pub mod analyze;
 pub mod checkpoint;
 pub mod compare;
 pub mod error;

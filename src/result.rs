@@ -6,6 +6,12 @@
 
 use serde::{Deserialize, Serialize};
 
+/// JSON has no NaN or infinity: serde_json writes them as `null`. Reading `null` back as NaN
+/// keeps a result with an undefined metric (e.g. log_norm of an all-zero matrix) loadable.
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
+}
+
 /// Version of the JSON layout written by [`AnalysisResult`]. Bumped on incompatible changes.
 pub const RESULT_FORMAT_VERSION: u32 = 1;
 
@@ -58,15 +64,20 @@ impl LayerStatus {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PowerLawFit {
     /// Power-law exponent of the ESD's tail.
+    #[serde(deserialize_with = "nan_if_null")]
     pub alpha: f64,
     /// Lower cut-off of the tail.
+    #[serde(deserialize_with = "nan_if_null")]
     pub xmin: f64,
     /// Largest eigenvalue used in the fit.
+    #[serde(deserialize_with = "nan_if_null")]
     pub xmax: f64,
     /// Kolmogorov-Smirnov distance of the fit.
     #[serde(rename = "D")]
+    #[serde(deserialize_with = "nan_if_null")]
     pub d: f64,
     /// Standard error of alpha.
+    #[serde(deserialize_with = "nan_if_null")]
     pub sigma: f64,
     /// Number of eigenvalues >= xmin.
     pub num_pl_spikes: i64,
@@ -103,28 +114,39 @@ impl PowerLawFit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct SpectralMetrics {
     /// Sum of eigenvalues (squared Frobenius norm).
+    #[serde(deserialize_with = "nan_if_null")]
     pub norm: f64,
     /// log10(norm).
+    #[serde(deserialize_with = "nan_if_null")]
     pub log_norm: f64,
     /// Largest eigenvalue (squared largest singular value).
+    #[serde(deserialize_with = "nan_if_null")]
     pub lambda_max: f64,
     /// Same as lambda_max (WeightWatcher reports both).
+    #[serde(deserialize_with = "nan_if_null")]
     pub spectral_norm: f64,
     /// log10(lambda_max).
+    #[serde(deserialize_with = "nan_if_null")]
     pub log_spectral_norm: f64,
     /// alpha * log10(lambda_max).
+    #[serde(deserialize_with = "nan_if_null")]
     pub alpha_weighted: f64,
     /// log10(sum of lambda^alpha).
+    #[serde(deserialize_with = "nan_if_null")]
     pub log_alpha_norm: f64,
     /// norm / lambda_max.
+    #[serde(deserialize_with = "nan_if_null")]
     pub stable_rank: f64,
     /// Numerical rank.
     pub matrix_rank: i64,
     /// Normalised spectral entropy.
+    #[serde(deserialize_with = "nan_if_null")]
     pub entropy: f64,
     /// Largest singular value.
+    #[serde(deserialize_with = "nan_if_null")]
     pub sv_max: f64,
     /// Smallest singular value (true minimum over slices).
+    #[serde(deserialize_with = "nan_if_null")]
     pub sv_min: f64,
     /// Singular values at or below the rank tolerance, summed over slices.
     pub rank_loss: i64,
@@ -138,17 +160,22 @@ pub struct SpectralMetrics {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MpFit {
     /// Fitted MP sigma (on the mean-1 rescaled spectrum).
+    #[serde(deserialize_with = "nan_if_null")]
     pub sigma_mp: f64,
     /// Eigenvalues beyond the bulk edge plus the Tracy-Widom margin.
     pub num_spikes: i64,
     /// bulk_max / max x (rescaled units).
+    #[serde(deserialize_with = "nan_if_null")]
     pub mp_softrank: f64,
     /// Upper bulk edge in original units.
+    #[serde(deserialize_with = "nan_if_null")]
     pub bulk_max: f64,
     /// Lower bulk edge in original units.
+    #[serde(deserialize_with = "nan_if_null")]
     pub bulk_min: f64,
     /// Scale applied to W to make the mean eigenvalue 1.
     #[serde(rename = "W_scale")]
+    #[serde(deserialize_with = "nan_if_null")]
     pub w_scale: f64,
 }
 
@@ -156,12 +183,16 @@ pub struct MpFit {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RandomizedEsd {
     /// Largest eigenvalue of the entry-shuffled matrix.
+    #[serde(deserialize_with = "nan_if_null")]
     pub max_rand_eval: f64,
     /// Jensen-Shannon distance between the sorted spectra normalised to sum 1.
+    #[serde(deserialize_with = "nan_if_null")]
     pub rand_distance: f64,
     /// max_rand_eval / lambda_max.
+    #[serde(deserialize_with = "nan_if_null")]
     pub ww_softrank: f64,
     /// lambda_max - max_rand_eval.
+    #[serde(deserialize_with = "nan_if_null")]
     pub ww_maxdist: f64,
     /// Original eigenvalues beyond the randomized bulk edge.
     pub rand_num_spikes: i64,
@@ -194,6 +225,7 @@ pub struct LayerResult {
     pub m: usize,
     /// N / M.
     #[serde(rename = "Q")]
+    #[serde(deserialize_with = "nan_if_null")]
     pub q: f64,
     /// Receptive field: number of slices pooled into this row.
     pub rf: usize,
@@ -226,12 +258,16 @@ pub struct LayerResult {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct LayerTimings {
     /// Reading and widening the tensor.
+    #[serde(deserialize_with = "nan_if_null")]
     pub load: f64,
     /// Gram matrix and eigensolver.
+    #[serde(deserialize_with = "nan_if_null")]
     pub eigen: f64,
     /// Power-law fit.
+    #[serde(deserialize_with = "nan_if_null")]
     pub fit: f64,
     /// Metrics, MP fit, randomization.
+    #[serde(deserialize_with = "nan_if_null")]
     pub rest: f64,
 }
 
@@ -287,14 +323,19 @@ pub struct Summary {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize, Deserialize)]
 pub struct RunTimings {
     /// Sum of per-row load times.
+    #[serde(deserialize_with = "nan_if_null")]
     pub load: f64,
     /// Sum of per-row eigensolver times.
+    #[serde(deserialize_with = "nan_if_null")]
     pub eigen: f64,
     /// Sum of per-row fit times.
+    #[serde(deserialize_with = "nan_if_null")]
     pub fit: f64,
     /// Sum of per-row remaining times.
+    #[serde(deserialize_with = "nan_if_null")]
     pub rest: f64,
     /// Wall-clock time of the whole analysis.
+    #[serde(deserialize_with = "nan_if_null")]
     pub wall: f64,
     /// Worker threads used.
     pub threads: usize,

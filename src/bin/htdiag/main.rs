@@ -1,6 +1,7 @@
 //! The `htdiag` command line. All work happens in the library; this file only parses
 //! arguments, dispatches to one module per subcommand, and turns errors into messages.
 
+mod analyze;
 mod compare;
 mod env;
 mod inspect;
@@ -19,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Analyse a checkpoint's weight matrices (ESD, power-law alpha, norms, ...).
+    Analyze(analyze::Args),
     /// List a checkpoint's tensors (name, dtype, shape, parameters, file) from its headers.
     Inspect(inspect::Args),
     /// Compare two saved analyses layer by layer (terminal table, JSON, CSV, HTML).
@@ -32,6 +35,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let outcome: anyhow::Result<()> = match cli.command {
+        Command::Analyze(a) => analyze::run(a),
         Command::Inspect(args) => inspect::run(args),
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
