@@ -1,11 +1,13 @@
-//! Times the power-law fit (default Clauset scan) and the full D(xmin) scan on synthetic
-//! spectra: an MP-like bulk plus a Pareto tail, n = 768 .. 15000.
+//! Times the power-law fit (default Clauset scan), the full D(xmin) scan and the
+//! Marchenko-Pastur fit on synthetic spectra: an MP-like bulk plus a Pareto tail,
+//! n = 768 .. 15000.
 //!
 //! `cargo run --release --example bench_fit`
 
 use std::time::Instant;
 
 use htdiag::fit::{FitOptions, fit_power_law, scan};
+use htdiag::metrics::mp_fit;
 
 fn spectrum(n: usize, seed: u64, tail_alpha: f64) -> Vec<f64> {
     let mut s = seed;
@@ -49,10 +51,12 @@ fn main() {
             let x = spectrum(n, n as u64 + 17, a);
             let (tf, fit) = best_of(5, || fit_power_law(&x, &FitOptions::default()));
             let (ts, _) = best_of(2, || scan(&x));
+            let (tm, _) = best_of(3, || mp_fit(&x, 2 * n, n));
             println!(
-                "{n:>6} {a:>6} {:>10.3} {:>10.3} {:>8.3} {:>8}",
+                "{n:>6} {a:>6} {:>10.3} {:>10.3} {:>10.3} {:>8.3} {:>8}",
                 tf * 1e3,
                 ts * 1e3,
+                tm * 1e3,
                 fit.alpha,
                 fit.num_pl_spikes
             );
