@@ -125,6 +125,41 @@ pub fn fit_power_law(evals_ascending: &[f64], opts: &FitOptions) -> PowerLawFit 
     fit
 }
 
+/// Why [`fit_power_law`] found no tail for these eigenvalues and options, in words (for the
+/// `message` of a row with status `failed`). Returns `None` when the fit succeeds.
+pub fn failure_reason(evals_ascending: &[f64], opts: &FitOptions) -> Option<String> {
+    if fit_power_law(evals_ascending, opts).is_valid() {
+        return None;
+    }
+    if let Some(v) = evals_ascending.iter().find(|v| !v.is_finite()) {
+        return Some(format!("power-law fit failed: non-finite eigenvalue {v}"));
+    }
+    let evals = sorted(evals_ascending);
+    let n = above(&evals, opts.threshold).len();
+    let t = opts.threshold;
+    Some(if n < 2 {
+        format!(
+            "power-law fit failed: only {n} eigenvalue(s) above {t:e} (zero or rank-deficient matrix)"
+        )
+    } else if opts.method == FitMethod::Median && n < 3 {
+        format!(
+            "power-law fit failed: the median estimator needs 3 eigenvalues above {t:e}, found {n}"
+        )
+    } else if opts.method == FitMethod::Clauset
+        && opts.small_n == SmallN::Ww076
+        && n < small_n::MIN_TAIL
+    {
+        format!(
+            "power-law fit failed: {n} eigenvalue(s) above {t:e}; the small-N rule (WeightWatcher 0.7.6) needs a tail of {}",
+            small_n::MIN_TAIL
+        )
+    } else if opts.xmin_window.is_some() {
+        "power-law fit failed: no candidate xmin in the window gives alpha > 1".to_string()
+    } else {
+        "power-law fit failed: no candidate xmin gives a finite alpha > 1".to_string()
+    })
+}
+
 /// Clauset fit of already thresholded, ascending data, with the small-N rule applied.
 /// `num_pl_spikes` is left for the caller (it counts over all eigenvalues).
 fn fit_tail(data: &[f64], opts: &FitOptions) -> PowerLawFit {

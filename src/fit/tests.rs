@@ -261,3 +261,17 @@ fn parallel_path_matches_naive() {
         );
     }
 }
+
+#[test]
+fn failure_reasons() {
+    let d = FitOptions::default();
+    assert_eq!(failure_reason(&pareto(50, 2.5), &d), None);
+    let r = failure_reason(&[0.0, 0.0, 3.0], &d).unwrap();
+    assert!(r.contains("only 1 eigenvalue"), "{r}");
+    let r = failure_reason(&pareto(7, 2.5), &d).unwrap();
+    assert!(r.contains("small-N") && r.contains("tail of 8"), "{r}");
+    let r = failure_reason(&[2.0; 30], &d).unwrap();
+    assert!(r.contains("finite alpha"), "{r}");
+    let r = failure_reason(&[1.0, f64::INFINITY], &d).unwrap();
+    assert!(r.contains("non-finite"), "{r}");
+}
