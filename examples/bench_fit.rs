@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use htdiag::fit::{FitOptions, fit_power_law, scan};
+use htdiag::fit::{FitOptions, fit_power_law, scan, scan_sampled};
 use htdiag::metrics::mp_fit;
 
 fn spectrum(n: usize, seed: u64, tail_alpha: f64) -> Vec<f64> {
@@ -43,19 +43,21 @@ fn best_of<T>(reps: usize, mut f: impl FnMut() -> T) -> (f64, T) {
 fn main() {
     println!("threads: {}", rayon::current_num_threads());
     println!(
-        "{:>6} {:>6} {:>10} {:>10} {:>8} {:>8}",
-        "n", "a", "fit_ms", "scan_ms", "alpha", "spikes"
+        "{:>6} {:>6} {:>10} {:>10} {:>10} {:>10} {:>8} {:>8}",
+        "n", "a", "fit_ms", "scan_ms", "scan500_ms", "mp_fit_ms", "alpha", "spikes"
     );
     for n in [768usize, 2048, 4608, 8192, 15000] {
         for a in [2.0, 3.5, 6.0] {
             let x = spectrum(n, n as u64 + 17, a);
             let (tf, fit) = best_of(5, || fit_power_law(&x, &FitOptions::default()));
             let (ts, _) = best_of(2, || scan(&x));
+            let (t5, _) = best_of(3, || scan_sampled(&x, 500));
             let (tm, _) = best_of(3, || mp_fit(&x, 2 * n, n));
             println!(
-                "{n:>6} {a:>6} {:>10.3} {:>10.3} {:>10.3} {:>8.3} {:>8}",
+                "{n:>6} {a:>6} {:>10.3} {:>10.3} {:>10.3} {:>10.3} {:>8.3} {:>8}",
                 tf * 1e3,
                 ts * 1e3,
+                t5 * 1e3,
                 tm * 1e3,
                 fit.alpha,
                 fit.num_pl_spikes

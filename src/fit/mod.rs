@@ -16,7 +16,8 @@
 //!   (Lu et al., NeurIPS 2024) ([`FitMethod::Median`]);
 //! - a window restricting the candidate `xmin` ([`FitOptions::xmin_window`]).
 //!
-//! [`scan`] returns the whole `D(xmin)` and `alpha(xmin)` curves for plots.
+//! [`scan`] returns the whole `D(xmin)` and `alpha(xmin)` curves for plots ([`scan_sampled`]
+//! a subset of them, for large spectra).
 
 mod fingers;
 mod median;
@@ -27,7 +28,7 @@ use std::borrow::Cow;
 
 use crate::result::PowerLawFit;
 
-pub use powerlaw::{Candidate, scan};
+pub use powerlaw::{Candidate, scan, scan_sampled};
 
 /// Eigenvalues at or below this are left out of the fit (WeightWatcher's `EVALS_THRESH`).
 pub const EVALS_THRESH: f64 = 1e-5;

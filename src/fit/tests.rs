@@ -275,3 +275,20 @@ fn failure_reasons() {
     let r = failure_reason(&[1.0, f64::INFINITY], &d).unwrap();
     assert!(r.contains("non-finite"), "{r}");
 }
+
+#[test]
+fn sampled_scan_is_a_subset_of_the_full_scan() {
+    let x = spectrum(300, 13);
+    let full = scan(&x);
+    let part = scan_sampled(&x, 50);
+    assert_eq!(part.len(), 50);
+    assert_eq!(part[0], full[0]);
+    assert_eq!(part[49], full[full.len() - 1]);
+    for c in &part {
+        assert!(full.contains(c));
+    }
+    assert_eq!(scan_sampled(&x, 10_000), full);
+    assert_eq!(scan_sampled(&x, 1), vec![full[0]]);
+    assert!(scan_sampled(&x, 0).is_empty());
+    assert!(scan(&[1.0]).is_empty());
+}
