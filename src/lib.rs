@@ -17,6 +17,7 @@ pub mod checkpoint;
 pub mod compare;
 pub mod error;
 pub mod fit;
+pub mod gpu;
 pub mod matrices;
 pub mod metrics;
 pub mod plan;
@@ -24,6 +25,7 @@ pub mod regularize;
 pub mod report;
 pub mod result;
 pub mod spectrum;
+pub mod train;
 pub mod util;
 
 pub use error::{Error, Result};

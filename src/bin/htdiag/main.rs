@@ -6,6 +6,7 @@ mod compare;
 mod env;
 mod inspect;
 mod report;
+mod train;
 
 use clap::{Parser, Subcommand};
 
@@ -30,6 +31,8 @@ enum Command {
     Report(report::Args),
     /// Show the numerical environment (BLAS kernel and threads).
     Env(env::Args),
+    /// Train an MLP (from --arch or --init) on a data set, on the CPU or a GPU.
+    Train(train::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -40,6 +43,7 @@ fn main() -> std::process::ExitCode {
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
         Command::Env(a) => env::run(a),
+        Command::Train(a) => train::run(a),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

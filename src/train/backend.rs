@@ -1,0 +1,130 @@
+//! What a training backend (CPU reference, wgpu) must do. The trainer loop
+//! ([`super::trainer`]) owns the schedule (epochs, batches, penalty refreshes); a backend owns
+//! the model's parameters and optimizer state, and computes one step.
+//!
+//! Both backends compute the same f32 step, in the same order:
+//! 1. forward: `a[l+1] = relu(a[l] W_l^T + b_l)` (no ReLU on the last layer);
+//! 2. loss: mean softmax cross-entropy over the batch, `dz = (softmax - onehot) / B`;
+//! 3. backward: `dW_l = dz_l^T a_l`, `db_l = sum_rows dz_l`, `dz_{l-1} = (dz_l W_l) * [a_l > 0]`;
+//! 4. penalty (when set for a layer): `dW += c * W V diag(g) V^T` (or `c * U diag(g) U^T W`
+//!    when the Gram matrix of the smaller side is `W W^T`), see [`PenaltySpectrum`];
+//! 5. optimizer: coupled weight decay `g += wd * w` on every parameter, then SGD with momentum
+//!    (PyTorch's form: `v = m v + g; w -= lr v`) or Adam (Kingma & Ba 2015, with bias correction).
+
+use super::data::Dataset;
+use super::model::Mlp;
+use crate::error::Result;
+
+/// Optimizer and its hyper-parameters.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Optimizer {
+    /// Stochastic gradient descent with (PyTorch-style) momentum.
+    Sgd {
+        /// Momentum coefficient (0 = plain SGD).
+        momentum: f32,
+    },
+    /// Adam.
+    Adam {
+        /// First-moment decay.
+        beta1: f32,
+        /// Second-moment decay.
+        beta2: f32,
+        /// Denominator guard.
+        eps: f32,
+    },
+}
+
+/// Per-step optimizer inputs.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct StepParams {
+    /// Learning rate of this step.
+    pub lr: f32,
+    /// Coupled L2 weight decay (added to the gradient).
+    pub weight_decay: f32,
+    /// 1-based optimizer step count (Adam's bias correction).
+    pub t: u64,
+}
+
+/// Which side of a layer the penalty's eigenvectors live on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum GramSide {
+    /// Eigenvectors of `W^T W` (in x in): the gradient is `c W V diag(g) V^T`.
+    Right,
+    /// Eigenvectors of `W W^T` (out x out): the gradient is `c U diag(g) U^T W`.
+    Left,
+}
+
+/// The spectral part of a layer's penalty gradient, computed on the CPU at a refresh step and
+/// assembled against the current weights by the backend at every step until the next refresh.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PenaltySpectrum {
+    /// Side of the Gram matrix.
+    pub side: GramSide,
+    /// Order of the Gram matrix (min(out, in)).
+    pub n: usize,
+    /// `n x n` eigenvectors, row-major: column `i` belongs to `g[i]`.
+    pub vectors: Vec<f32>,
+    /// `g_i = dR/d lambda_i`.
+    pub g: Vec<f32>,
+    /// Coefficient `c` (2 * mu * schedule factor).
+    pub coef: f32,
+}
+
+/// Which registered data set to evaluate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Split {
+    /// The training set.
+    Train,
+    /// The held-out set.
+    Test,
+}
+
+/// Loss and accuracy over a data set.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Eval {
+    /// Mean cross-entropy.
+    pub loss: f64,
+    /// Fraction classified correctly.
+    pub accuracy: f64,
+}
+
+/// A training backend.
+pub trait Backend {
+    /// Human-readable name (device and driver).
+    fn name(&self) -> String;
+    /// One step on the training samples `batch`; its mean loss and number of correct
+    /// predictions are recorded in slot `slot` of the epoch statistics.
+    fn train_step(&mut self, batch: &[u32], slot: usize, p: &StepParams) -> Result<()>;
+    /// Per-step (mean loss, correct count) of slots `0..steps`, then clears them.
+    fn take_step_stats(&mut self, steps: usize) -> Result<Vec<(f32, u32)>>;
+    /// Loss and accuracy of the current model on a registered data set.
+    fn evaluate(&mut self, split: Split) -> Result<Eval>;
+    /// Sets (or with `None` clears) layer `layer`'s penalty spectrum.
+    fn set_penalty(&mut self, layer: usize, spectrum: Option<&PenaltySpectrum>) -> Result<()>;
+    /// Reads the current parameters back into `model` (same names and shapes).
+    fn read_model(&mut self, model: &mut Mlp) -> Result<()>;
+    /// Reads back only the weight matrix of layer `layer` (for spectrum refreshes).
+    fn read_weight(&mut self, layer: usize) -> Result<Vec<f32>>;
+}
+
+/// Checks that a model and data sets fit together.
+pub fn check_fit(model: &Mlp, train: &Dataset, test: Option<&Dataset>) -> Result<()> {
+    for (what, d) in std::iter::once(("training", train)).chain(test.map(|t| ("test", t))) {
+        if d.dim != model.input_dim() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "{what} data has {} features per sample, the model expects {}",
+                d.dim,
+                model.input_dim()
+            )));
+        }
+        if d.num_classes() > model.classes() {
+            return Err(crate::Error::InvalidArgument(format!(
+                "{what} data has label {} but the model has {} outputs",
+                d.num_classes() - 1,
+                model.classes()
+            )));
+        }
+    }
+    Ok(())
+}

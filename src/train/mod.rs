@@ -1,0 +1,23 @@
+//! Training and fine-tuning of small models with (optionally) a heavy-tailed penalty on the
+//! spectra of their weight matrices (REGULARIZATION.md).
+//!
+//! [`model`] (MLPs in safetensors) + [`data`] (safetensors / IDX data sets) feed a
+//! [`backend::Backend`] — the CPU reference [`cpu::CpuBackend`] or the wgpu backend in
+//! [`crate::gpu`] — driven by the loop in [`trainer`]; [`spectral`] supplies the eigenvectors
+//! the penalty gradient needs.
+
+pub mod backend;
+pub mod cpu;
+pub mod data;
+pub mod device;
+pub mod io;
+pub mod model;
+pub mod spectral;
+pub mod trainer;
+
+pub use backend::{Backend, Eval, Optimizer, Split, StepParams};
+pub use cpu::CpuBackend;
+pub use data::Dataset;
+pub use device::{DeviceChoice, open_backend};
+pub use model::{Layer, Linear, Mlp};
+pub use trainer::{EpochRecord, History, Progress, SpectralPenalty, TrainConfig, train};

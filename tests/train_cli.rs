@@ -1,0 +1,105 @@
+//! `htdiag train` end to end on 2,000 real MNIST digits, on the CPU path.
+
+use std::process::Command;
+
+fn data() -> String {
+    concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/data/mnist2k.safetensors"
+    )
+    .to_string()
+}
+
+#[test]
+fn train_from_scratch_writes_checkpoint_and_history() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let json = dir.path().join("h.json");
+    let st = Command::new(env!("CARGO_BIN_EXE_htdiag"))
+        .args([
+            "train",
+            "--arch",
+            "784-64-10",
+            "--device",
+            "cpu",
+            "--epochs",
+            "3",
+            "--quiet",
+        ])
+        .args(["--data", &data(), "--test-fraction", "0.25", "--seed", "1"])
+        .arg("--out")
+        .arg(&out)
+        .arg("--json")
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let m = htdiag::train::Mlp::load(&out).unwrap();
+    assert_eq!(m.arch_string(), "784-64-10");
+    assert_eq!(m.layers[0].as_linear().weight_name, "fc1.weight");
+    let h: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let epochs = h["history"]["epochs"].as_array().unwrap();
+    assert_eq!(epochs.len(), 3);
+    let acc = epochs[2]["test"]["accuracy"].as_f64().unwrap();
+    // 1,500 training digits, 3 epochs: a working MLP is well above 80 %.
+    assert!(acc > 0.80, "test accuracy {acc}");
+    let l0 = epochs[0]["train_loss"].as_f64().unwrap();
+    let l2 = epochs[2]["train_loss"].as_f64().unwrap();
+    assert!(l2 < l0, "{l0} -> {l2}");
+
+    // Continue from the checkpoint: names kept, same architecture.
+    let out2 = dir.path().join("m2.safetensors");
+    let st = Command::new(env!("CARGO_BIN_EXE_htdiag"))
+        .args([
+            "train",
+            "--device",
+            "cpu",
+            "--epochs",
+            "1",
+            "--quiet",
+            "--data",
+            &data(),
+        ])
+        .arg("--init")
+        .arg(&out)
+        .arg("--out")
+        .arg(&out2)
+        .output()
+        .unwrap();
+    assert!(
+        st.status.success(),
+        "{}",
+        String::from_utf8_lossy(&st.stderr)
+    );
+    let m2 = htdiag::train::Mlp::load(&out2).unwrap();
+    assert_eq!(m2.arch_string(), "784-64-10");
+    assert_ne!(m2, m);
+}
+
+#[test]
+fn clear_errors() {
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_htdiag"))
+            .arg("train")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(!o.status.success());
+        String::from_utf8_lossy(&o.stderr).into_owned()
+    };
+    let e = run(&["--arch", "100-10", "--device", "cpu", "--data", &data()]);
+    assert!(
+        e.contains("784 features") && e.contains("expects 100"),
+        "{e}"
+    );
+    let e = run(&["--arch", "784-x-10", "--data", &data()]);
+    assert!(e.contains("architecture"), "{e}");
+    let e = run(&["--arch", "784-10", "--data", "/nonexistent.safetensors"]);
+    assert!(e.contains("/nonexistent.safetensors"), "{e}");
+    let e = run(&["--arch", "784-10", "--device", "tpu", "--data", &data()]);
+    assert!(e.contains("software-gpu"), "{e}");
+}
