@@ -74,9 +74,10 @@ pub struct FitOptions {
     pub method: FitMethod,
     /// Rule for small spectra.
     pub small_n: SmallN,
-    /// Fingers correction.
+    /// Fingers correction (Clauset method only; the median estimator ignores it).
     pub fix_fingers: FixFingers,
-    /// When set, only candidates `xmin` with `lo <= xmin <= hi` are considered.
+    /// When set, only candidates `xmin` with `lo <= xmin <= hi` are considered (Clauset
+    /// method only; the median estimator ignores it).
     pub xmin_window: Option<(f64, f64)>,
     /// Eigenvalues `<= threshold` are not fitted ([`EVALS_THRESH`] by default).
     pub threshold: f64,
