@@ -14,7 +14,7 @@ use htdiag::result::{AnalysisResult, LayerResult};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The demo checkpoint shipped with htdiag (an MLP trained on MNIST; see assets/README.md).
-const DEMO: &[u8] = &[];
+const DEMO: &[u8] = include_bytes!("../../../assets/mnist-mlp.safetensors");
 
 /// Analyse the weight matrices of a checkpoint: eigenvalues of W^T W per layer, power-law
 /// fit (alpha), weighted alpha, norms, stable rank, ... with WeightWatcher 0.7.6's numbers.
