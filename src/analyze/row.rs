@@ -111,7 +111,7 @@ pub(crate) fn analyze_row(
         LayerStatus::Failed
     };
     if !fit.is_valid() {
-        row.message = Some(failure_reason(&pooled, &opts.fit));
+        row.message = crate::fit::failure_reason(&pooled, &opts.fit);
     }
     row.fit = Some(fit);
     row.metrics = Some(metrics);
@@ -144,19 +144,6 @@ fn row_seed(seed: u64, planned: &PlannedLayer, k: usize) -> u64 {
     let slice = planned.slice_id.unwrap_or(k) as u64;
     seed ^ (planned.layer_id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ slice.wrapping_mul(0xBF58_476D_1CE4_E5B9)
-}
-
-/// Why a fit found no tail, in words.
-fn failure_reason(pooled: &[f64], fit: &crate::fit::FitOptions) -> String {
-    let above = pooled.iter().filter(|&&x| x > fit.threshold).count();
-    if above < 2 {
-        format!(
-            "power-law fit failed: only {above} eigenvalue(s) above {:e} (zero or rank-deficient matrix)",
-            fit.threshold
-        )
-    } else {
-        "power-law fit failed: no candidate xmin gives alpha > 1".to_string()
-    }
 }
 
 fn error_row(mut row: LayerResult, message: String) -> LayerResult {
