@@ -272,23 +272,78 @@ fn column_values(d: &Driver, key: &str) -> Vec<Option<f64>> {
         .collect()
 }
 
-#[test]
-fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
+/// chromium and chromedriver, or `None` (skip) when missing and not required.
+fn browser() -> Option<(PathBuf, PathBuf)> {
     let required = std::env::var("HTDIAG_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
-    let (Some(chromium), Some(chromedriver)) = (
+    let found = (
         find(
             &["chromium", "chromium-browser", "google-chrome"],
             "HTDIAG_CHROMIUM",
         ),
         find(&["chromedriver"], "HTDIAG_CHROMEDRIVER"),
-    ) else {
-        assert!(
-            !required,
-            "HTDIAG_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
-        );
-        eprintln!(
-            "SKIPPED: chromium and chromedriver not found (set HTDIAG_REQUIRE_BROWSER=1 to fail instead)"
-        );
+    );
+    match found {
+        (Some(c), Some(d)) => Some((c, d)),
+        _ => {
+            assert!(
+                !required,
+                "HTDIAG_REQUIRE_BROWSER=1 but chromium/chromedriver are not installed"
+            );
+            eprintln!(
+                "SKIPPED: chromium and chromedriver not found (set HTDIAG_REQUIRE_BROWSER=1 to fail instead)"
+            );
+            None
+        }
+    }
+}
+
+/// Not a test but a measurement (run with `--ignored --nocapture`): page size, load time and
+/// the time to draw one layer's plots for a 500-layer synthetic model.
+#[test]
+#[ignore]
+fn measure_500_layer_page() {
+    let Some((chromium, chromedriver)) = browser() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let result = htdiag::report::synthetic::model(500, 42);
+    let page = dir.path().join("report.html");
+    let t = Instant::now();
+    htdiag::report::html::write_html(&result, &page).unwrap();
+    let build = t.elapsed().as_secs_f64();
+    let size = std::fs::metadata(&page).unwrap().len();
+    let d = Driver::start(&chromium, &chromedriver, &dir.path().join("profile"));
+    d.goto(&page);
+    let nav = d.script(
+        "var n=performance.getEntriesByType('navigation')[0];\
+         return [n.domContentLoadedEventEnd, n.loadEventEnd];",
+    );
+    let draw = d.script(
+        "history.replaceState(null,'','#plot-250');var t=performance.now();\
+         window.dispatchEvent(new HashChangeEvent('hashchange'));return performance.now()-t;",
+    );
+    let sort = d.script(
+        "var t=performance.now();document.querySelector(\"th[data-key='alpha']\").click();\
+         return performance.now()-t;",
+    );
+    let parse = d.script(
+        "var t=performance.now();JSON.parse(document.getElementById('plot-data').textContent);\
+         return [performance.now()-t, document.getElementsByTagName('*').length];",
+    );
+    assert!(severe(&d.console()).is_empty());
+    println!("JSON.parse of the plot data {} ms; {} DOM elements", parse[0], parse[1]);
+    println!(
+        "500 layers: page {:.2} MB built in {build:.2} s; DOMContentLoaded {} ms, load {} ms; \
+         one layer's plots drawn in {draw} ms; sort by alpha {sort} ms",
+        size as f64 / 1e6,
+        nav[0],
+        nav[1]
+    );
+}
+
+#[test]
+fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
+    let Some((chromium, chromedriver)) = browser() else {
         return;
     };
     let dir = tempfile::tempdir().unwrap();

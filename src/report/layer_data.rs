@@ -22,10 +22,10 @@ pub const LOG_THRESHOLD: f64 = 1e-5;
 pub const FIT_LINE_POINTS: usize = 64;
 
 /// Points on the Marchenko-Pastur density curve.
-pub const MP_CURVE_POINTS: usize = 200;
+pub const MP_CURVE_POINTS: usize = 120;
 
 /// Default cap on the KS-scan points kept for a plot (the chosen candidate is always kept).
-pub const SCAN_MAX_POINTS: usize = 400;
+pub const SCAN_MAX_POINTS: usize = 300;
 
 /// All plots of one layer; a plot is absent when the result has nothing to show in it.
 #[derive(Debug, Clone, PartialEq, Serialize)]

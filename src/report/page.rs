@@ -43,11 +43,29 @@ pub fn round_json(v: Value) -> Value {
     }
 }
 
-/// Serialises `data` (rounded) for a `<script type="application/json">` element. `<` is
-/// written as `\u003c` so no string in the data can close the element.
+/// Keys of the plot data the page's script does not draw (raw counts, file stems); left out of
+/// the page to keep it small.
+pub const UNUSED_KEYS: [&str; 4] = ["counts", "total", "stem", "candidates"];
+
+fn drop_unused(v: Value) -> Value {
+    match v {
+        Value::Array(a) => Value::Array(a.into_iter().map(drop_unused).collect()),
+        Value::Object(o) => Value::Object(
+            o.into_iter()
+                .filter(|(k, _)| !UNUSED_KEYS.contains(&k.as_str()))
+                .map(|(k, v)| (k, drop_unused(v)))
+                .collect(),
+        ),
+        other => other,
+    }
+}
+
+/// Serialises `data` (rounded, without [`UNUSED_KEYS`]) for a
+/// `<script type="application/json">` element. `<` is written as `\u003c` so no string in the
+/// data can close the element.
 pub fn embed_json<T: Serialize>(data: &T) -> String {
     let v = serde_json::to_value(data).unwrap_or(Value::Null);
-    serde_json::to_string(&round_json(v))
+    serde_json::to_string(&round_json(drop_unused(v)))
         .unwrap_or_else(|_| "null".into())
         .replace('<', "\\u003c")
 }

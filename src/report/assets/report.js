@@ -3,7 +3,12 @@
 (function () {
   "use strict";
   var NS = "http://www.w3.org/2000/svg";
-  var DATA = JSON.parse(document.getElementById("plot-data").textContent);
+  // Parsed on first use: opening the page does not pay for the plot data.
+  var DATA = null;
+  function data() {
+    if (!DATA) DATA = JSON.parse(document.getElementById("plot-data").textContent);
+    return DATA;
+  }
   var COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#787878"];
 
   function el(tag, attrs, parent, text) {
@@ -164,12 +169,12 @@
   function showFromHash() {
     var m = /^#plot-(\d+)$/.exec(location.hash);
     if (!m || !panel) return;
-    var k = +m[1], p = DATA.layers[k];
+    var k = +m[1], p = data().layers[k];
     if (!p) return;
     var grid = document.getElementById("lp-grid");
     while (grid.firstChild) grid.removeChild(grid.firstChild);
     document.getElementById("lp-title").textContent = p.label;
-    var charts = DATA.kind === "compare" ? overlayCharts(p) : layerCharts(p);
+    var charts = data().kind === "compare" ? overlayCharts(p) : layerCharts(p);
     if (!charts.length) { var n = document.createElement("p"); n.textContent = "No spectrum to plot for this row."; grid.appendChild(n); }
     charts.forEach(function (c) { grid.appendChild(c); });
     panel.hidden = false;
