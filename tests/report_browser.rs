@@ -190,6 +190,19 @@ impl Driver {
             .unwrap_or_default()
     }
 
+    /// Polls `js` (an expression) until it returns a number >= `min` (hashchange handlers run
+    /// asynchronously after a click), for at most 10 s; returns the last value.
+    fn wait_count(&self, js: &str, min: u64) -> u64 {
+        let t0 = Instant::now();
+        loop {
+            let v = self.script(&format!("return {js};")).as_u64().unwrap_or(0);
+            if v >= min || t0.elapsed() > Duration::from_secs(10) {
+                return v;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
     fn click(&self, css: &str) {
         let el = self.cmd(
             "POST",
@@ -331,7 +344,10 @@ fn measure_500_layer_page() {
          return [performance.now()-t, document.getElementsByTagName('*').length];",
     );
     assert!(severe(&d.console()).is_empty());
-    println!("JSON.parse of the plot data {} ms; {} DOM elements", parse[0], parse[1]);
+    println!(
+        "JSON.parse of the plot data {} ms; {} DOM elements",
+        parse[0], parse[1]
+    );
     println!(
         "500 layers: page {:.2} MB built in {build:.2} s; DOMContentLoaded {} ms, load {} ms; \
          one layer's plots drawn in {draw} ms; sort by alpha {sort} ms",
@@ -398,8 +414,8 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
 
     // A row's plots link draws its plots.
     d.click("#row-0 a");
-    let n_svg = d.script("return document.querySelectorAll('#lp-grid svg').length;");
-    assert!(n_svg.as_u64().unwrap() >= 5, "plots drawn: {n_svg}");
+    let n_svg = d.wait_count("document.querySelectorAll('#lp-grid svg').length", 5);
+    assert!(n_svg >= 5, "plots drawn: {n_svg}");
     let visible = d.script("return !document.getElementById('layer-plots').hidden;");
     assert_eq!(visible, json!(true));
     let errors = severe(&d.console());
@@ -426,8 +442,8 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
     htdiag::report::compare_html::write_compare_html(&result, &b, &c, &cpage).unwrap();
     d.goto(&cpage);
     d.click("#row-3 a");
-    let n_svg = d.script("return document.querySelectorAll('#lp-grid svg').length;");
-    assert_eq!(n_svg, json!(1));
+    let n_svg = d.wait_count("document.querySelectorAll('#lp-grid svg').length", 1);
+    assert_eq!(n_svg, 1, "overlay drawn");
     let errors = severe(&d.console());
     assert!(errors.is_empty(), "compare page console errors: {errors:?}");
 }
