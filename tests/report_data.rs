@@ -140,7 +140,7 @@ fn linear_and_loglinear_histograms_mark_xmin_and_xmax() {
 fn scan_curve_is_the_fit_scan_and_marks_the_chosen_minimum() {
     let l = layer(1500, 1.0, 2.8, 3);
     let fit = l.fit.unwrap();
-    let scan = scan_points(&l.eigenvalues);
+    let scan = scan_points(&l.eigenvalues, l.fit.as_ref());
     let plots = layer_plots(&l, Some(&scan));
     let s = plots.scan.unwrap();
     assert_eq!(s.candidates, scan.len());
@@ -160,6 +160,16 @@ fn scan_curve_is_the_fit_scan_and_marks_the_chosen_minimum() {
     }
     assert_eq!(s.xmin[0], scan[0].xmin);
     assert_eq!(*s.xmin.last().unwrap(), scan.last().unwrap().xmin);
+    // The sampled points are exact: the same (xmin, alpha, D) as the full scan.
+    let full = htdiag::fit::scan(&l.eigenvalues);
+    assert!(scan.len() < full.len(), "1500 eigenvalues are sampled");
+    for p in &scan {
+        let q = full
+            .iter()
+            .find(|q| q.xmin == p.xmin && (q.d - p.d).abs() < 1e-12)
+            .unwrap_or_else(|| panic!("{p:?} not in the full scan"));
+        assert!((q.alpha - p.alpha).abs() < 1e-9 * q.alpha);
+    }
 }
 
 #[test]

@@ -30,7 +30,7 @@ fn every_png_decodes_with_the_expected_size_and_name() {
         .map(|(k, p)| (format!("model_{k}.png"), plot_size(p)))
         .collect();
     for l in &result.layers {
-        let scan = scan_points(&l.eigenvalues);
+        let scan = scan_points(&l.eigenvalues, l.fit.as_ref());
         let plots = layer_plots(l, Some(&scan));
         for (k, p) in layer_plot_list(&plots) {
             expected.push((format!("{}_{k}.png", plots.stem), plot_size(&p)));

@@ -30,7 +30,7 @@ pub fn all_layer_plots(result: &AnalysisResult) -> Vec<LayerPlots> {
         .layers
         .par_iter()
         .map(|l| {
-            let scan = scan_points(&l.eigenvalues);
+            let scan = scan_points(&l.eigenvalues, l.fit.as_ref());
             layer_plots(l, Some(&scan))
         })
         .collect()

@@ -72,7 +72,7 @@ pub fn write_pngs(result: &AnalysisResult, dir: &Path) -> Result<Vec<PathBuf>> {
         .layers
         .par_iter()
         .map(|layer| {
-            let scan = scan_points(&layer.eigenvalues);
+            let scan = scan_points(&layer.eigenvalues, layer.fit.as_ref());
             let plots = layer_plots(layer, Some(&scan));
             layer_plot_list(&plots)
                 .into_iter()
