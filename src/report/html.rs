@@ -111,7 +111,7 @@ fn summary_section(r: &AnalysisResult) -> String {
         h += &format!(
             "<details id=\"skipped\"{}><summary>{} skipped tensors, with reasons</summary>\
              <table class=\"kv\"><tr><th>layer_id</th><th>name</th><th>dtype</th><th>shape</th><th>reason</th></tr>",
-            if r.skipped.len() <= 20 { " open" } else { "" },
+            if r.skipped.len() <= 8 { " open" } else { "" },
             r.skipped.len()
         );
         for t in &r.skipped {
