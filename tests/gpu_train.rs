@@ -2,6 +2,8 @@
 //! on 2,000 MNIST digits. Runs on any wgpu adapter, software ones included (Mesa lavapipe in
 //! CI). Without any adapter the tests say so and pass, unless HTDIAG_REQUIRE_GPU=1.
 
+mod penalty_common;
+
 use htdiag::gpu::{GpuBackend, GpuContext};
 use htdiag::train::backend::{GramSide, PenaltySpectrum};
 use htdiag::train::{Backend, CpuBackend, Dataset, Mlp, Optimizer, StepParams, TrainConfig, train};
@@ -200,5 +202,28 @@ fn penalty_gradient_on_device_matches_reference() {
                 "layer {l} [{k}]: device {got} reference {g}"
             );
         }
+    }
+}
+
+/// The device's penalty gradients against the CPU reference penalties (every penalty).
+#[test]
+fn device_penalty_gradients_match_cpu_reference() {
+    if gpu().is_none() {
+        return;
+    }
+    for reg in penalty_common::regularizers() {
+        penalty_common::check(&reg, &mut |model, data| {
+            Box::new(
+                GpuBackend::new(
+                    gpu().unwrap(),
+                    model,
+                    data,
+                    None,
+                    Optimizer::Sgd { momentum: 0.0 },
+                    64,
+                )
+                .unwrap(),
+            )
+        });
     }
 }

@@ -67,7 +67,7 @@ pub struct PenaltySpectrum {
     pub vectors: Vec<f32>,
     /// `g_i = dR/d lambda_i`.
     pub g: Vec<f32>,
-    /// Coefficient `c` (2 * mu * schedule factor).
+    /// Coefficient `c` of the assembly (the trainer passes 2: `g` already carries `mu_e`).
     pub coef: f32,
 }
 

@@ -10,8 +10,10 @@ pub mod backend;
 pub mod cpu;
 pub mod data;
 pub mod device;
-pub mod io;
+pub mod experiment;
 pub mod model;
+pub mod pages;
+pub mod penalty;
 pub mod spectral;
 pub mod trainer;
 

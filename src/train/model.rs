@@ -295,7 +295,7 @@ impl Mlp {
             ("htdiag_arch".to_string(), self.arch_string()),
         ]);
         let bytes = safetensors::serialize(views, Some(meta)).map_err(bad)?;
-        super::io::atomic_write(path, &bytes)
+        crate::util::atomic_write(path, &bytes)
     }
 }
 

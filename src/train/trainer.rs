@@ -49,11 +49,12 @@ pub trait SpectralPenalty {
     /// Called once before the first step with every layer's initial eigenvalues (ascending),
     /// for defaults fixed at the start of training (e.g. the Frechet scale).
     fn start(&mut self, layer: usize, eigenvalues: &[f64]) -> Result<()>;
-    /// Layer penalty `R` and `g = dR/d lambda` (already including hinge thresholds) for the
-    /// eigenvalues `eigenvalues` (ascending).
-    fn value_and_grad(&self, layer: usize, eigenvalues: &[f64]) -> Result<(f64, Vec<f64>)>;
-    /// The multiplier at epoch `epoch` (0-based) after any decay schedule; 0 switches it off.
-    fn mu(&self, epoch: usize) -> f64;
+    /// The weighted layer penalty `mu_e * max(0, R - t)` and its spectral coefficients
+    /// `g = mu_e [R > t] dR/d lambda` at epoch `epoch` (0-based) for the eigenvalues
+    /// `eigenvalues` (ascending); decay schedule and threshold included.
+    fn spectral(&self, layer: usize, eigenvalues: &[f64], epoch: usize) -> Result<(f64, Vec<f64>)>;
+    /// The weight `mu_e` at epoch `epoch` after any decay; 0 switches the penalty off.
+    fn weight(&self, epoch: usize) -> f64;
 }
 
 /// One epoch's numbers.
@@ -140,13 +141,13 @@ pub fn train(
         let start = Instant::now();
         let mut refresh_secs = 0.0;
         let (mut pen_sum, mut pen_count) = (0.0, 0usize);
-        let mu = penalty.as_deref().map(|p| p.mu(epoch));
+        let mu = penalty.as_deref().map(|p| p.weight(epoch));
         for s in 0..steps {
             if let (Some(p), Some(mu)) = (penalty.as_deref(), mu)
                 && (t as usize).is_multiple_of(every)
             {
                 let r0 = Instant::now();
-                pen_sum += refresh(backend, shapes, p, mu)?;
+                pen_sum += refresh(backend, shapes, p, mu, epoch)?;
                 pen_count += 1;
                 refresh_secs += r0.elapsed().as_secs_f64();
             }
@@ -209,12 +210,14 @@ pub fn train(
     Ok(hist)
 }
 
-/// Recomputes every layer's spectrum and hands (V, g) to the backend; returns mu * sum R.
+/// Recomputes every layer's spectrum and hands (V, g) to the backend; returns the weighted
+/// penalty summed over layers.
 fn refresh(
     backend: &mut dyn Backend,
     shapes: &[(usize, usize)],
     p: &dyn SpectralPenalty,
     mu: f64,
+    epoch: usize,
 ) -> Result<f64> {
     let mut total = 0.0;
     for (l, &(o, i)) in shapes.iter().enumerate() {
@@ -223,14 +226,14 @@ fn refresh(
             continue;
         }
         let s = decompose(&backend.read_weight(l)?, o, i)?;
-        let (r, g) = p.value_and_grad(l, &s.eigenvalues)?;
-        total += mu * r;
+        let (r, g) = p.spectral(l, &s.eigenvalues, epoch)?;
+        total += r;
         let ps = PenaltySpectrum {
             side: s.side,
             n: s.n,
             vectors: s.vectors.iter().map(|&v| v as f32).collect(),
             g: g.iter().map(|&v| v as f32).collect(),
-            coef: (2.0 * mu) as f32,
+            coef: 2.0,
         };
         backend.set_penalty(l, Some(&ps))?;
     }

@@ -5,6 +5,7 @@ mod analyze;
 mod compare;
 mod env;
 mod inspect;
+mod regularize;
 mod report;
 mod train;
 
@@ -33,6 +34,9 @@ enum Command {
     Env(env::Args),
     /// Train an MLP (from --arch or --init) on a data set, on the CPU or a GPU.
     Train(train::Args),
+    /// Fine-tune a checkpoint with and without a heavy-tailed penalty and compare accuracy
+    /// and every layer's spectrum.
+    Regularize(regularize::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -44,6 +48,7 @@ fn main() -> std::process::ExitCode {
         Command::Report(a) => report::run(a),
         Command::Env(a) => env::run(a),
         Command::Train(a) => train::run(a),
+        Command::Regularize(a) => regularize::run(a),
     };
     match outcome {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -231,7 +231,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if let Some(j) = &args.json {
         let doc =
             serde_json::json!({ "config": cfg, "arch": model.arch_string(), "history": hist });
-        htdiag::train::io::atomic_write(j, serde_json::to_string_pretty(&doc)?.as_bytes())?;
+        htdiag::util::atomic_write(j, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     if let Some(last) = hist.epochs.last() {
         println!("{}", epoch_line(last));

@@ -1,0 +1,220 @@
+//! `htdiag regularize`: fine-tunes a checkpoint twice (baseline and heavy-tailed penalty) with
+//! identical seed, data order and hyper-parameters, and compares accuracy and spectra.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use htdiag::regularize::{
+    DecayKind, DecaySchedule, FrechetParams, Penalty, PowerLawParams, PriorExponent, Regularizer,
+    SpectralNormParams, StableRankParams, WeightedAlphaParams,
+};
+use htdiag::train::experiment::{
+    self, Baseline, CompareReport, LayerChange, analyze_file, baseline_setup, layer_numbers,
+};
+use htdiag::train::{Dataset, Mlp};
+
+use crate::train::{CommonArgs, progress_bar};
+
+/// Arguments of `htdiag regularize`.
+#[derive(clap::Args, Debug)]
+pub struct Args {
+    /// The MLP checkpoint to fine-tune (safetensors; Linear weights and biases).
+    pub checkpoint: PathBuf,
+    /// Heavy-tailed penalty: weighted-alpha, stable-rank, power-law-prior, frechet-prior
+    /// (also spectral-norm, weight-decay through the spectral path).
+    #[arg(long)]
+    pub penalty: String,
+    /// Penalty weight mu (the total is mu * sum over layers).
+    #[arg(long)]
+    pub mu: f64,
+    /// What the penalty is compared with.
+    #[arg(long, default_value = "none", value_parser = ["none", "weight-decay", "spectral-norm"])]
+    pub baseline: String,
+    /// Strength of the baseline regularizer (weight decay coefficient or spectral-norm mu).
+    #[arg(long, default_value_t = 5e-4)]
+    pub baseline_mu: f64,
+    /// Power-law prior exponent: a number, or "alpha" for the layer's current alpha_hat.
+    #[arg(long, default_value = "2")]
+    pub prior_exponent: String,
+    /// Frechet shape (default: the layer's alpha_hat - 1).
+    #[arg(long)]
+    pub frechet_shape: Option<f64>,
+    /// Frechet scale (default: the layer's lambda_max at the start).
+    #[arg(long)]
+    pub frechet_scale: Option<f64>,
+    /// Decay of mu over epochs: power or exp (see --decay-every, --decay-rate, --decay-cutoff).
+    #[arg(long, value_parser = ["power", "exp"])]
+    pub decay: Option<String>,
+    /// m: mu changes every m epochs.
+    #[arg(long, default_value_t = 1)]
+    pub decay_every: usize,
+    /// k: the decay rate.
+    #[arg(long, default_value_t = 1.0)]
+    pub decay_rate: f64,
+    /// t: mu is 0 once the decay factor is below t.
+    #[arg(long, default_value_t = 0.0)]
+    pub decay_cutoff: f64,
+    /// Lower threshold t: a layer's penalty is max(0, R - t).
+    #[arg(long)]
+    pub threshold: Option<f64>,
+    /// Steps between spectrum refreshes (1: exact penalty gradient at every step).
+    #[arg(long, default_value_t = 1)]
+    pub spectrum_every: usize,
+    /// Output directory (checkpoints, JSON, report pages).
+    #[arg(long, short, default_value = "regularize-out")]
+    pub out_dir: PathBuf,
+    /// Also write the compare page (compare.html) and the training page (training.html).
+    #[arg(long)]
+    pub report: bool,
+    #[command(flatten)]
+    pub common: CommonArgs,
+}
+
+/// Parses a penalty name into a regularizer.
+fn penalty(a: &Args) -> anyhow::Result<Regularizer> {
+    let p = match a.penalty.as_str() {
+        "weighted-alpha" => Penalty::WeightedAlpha(WeightedAlphaParams::default()),
+        "stable-rank" => Penalty::StableRank(StableRankParams::default()),
+        "power-law-prior" => Penalty::PowerLawPrior(PowerLawParams {
+            exponent: match a.prior_exponent.as_str() {
+                "alpha" => PriorExponent::CurrentAlpha,
+                x => PriorExponent::Fixed(
+                    x.parse()
+                        .with_context(|| format!("--prior-exponent '{x}'"))?,
+                ),
+            },
+        }),
+        "frechet-prior" => Penalty::FrechetPrior(FrechetParams {
+            shape: a.frechet_shape,
+            scale: a.frechet_scale,
+        }),
+        "spectral-norm" => Penalty::SpectralNorm(SpectralNormParams::default()),
+        "weight-decay" => Penalty::WeightDecay,
+        other => anyhow::bail!(
+            "unknown penalty '{other}': expected weighted-alpha, stable-rank, power-law-prior, \
+             frechet-prior, spectral-norm or weight-decay"
+        ),
+    };
+    let mut r = Regularizer::new(p, a.mu);
+    r.threshold = a.threshold;
+    r.decay = a.decay.as_deref().map(|k| DecaySchedule {
+        kind: if k == "exp" {
+            DecayKind::Exp
+        } else {
+            DecayKind::Power
+        },
+        every: a.decay_every,
+        rate: a.decay_rate,
+        cutoff: a.decay_cutoff,
+    });
+    r.validate()?;
+    Ok(r)
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    let c = &args.common;
+    let reg = penalty(&args)?;
+    let baseline = match args.baseline.as_str() {
+        "weight-decay" => Baseline::WeightDecay {
+            wd: args.baseline_mu as f32,
+        },
+        "spectral-norm" => Baseline::SpectralNorm {
+            mu: args.baseline_mu,
+        },
+        _ => Baseline::None,
+    };
+    let model = Mlp::load(&args.checkpoint)?;
+    let (tr, te): (Dataset, Dataset) = c.load_data()?;
+    let cfg = c.config(args.spectrum_every);
+    let device = c.device()?;
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("creating {}", args.out_dir.display()))?;
+    if !c.quiet {
+        eprintln!(
+            "fine-tuning {} ({}) on {} samples, {} test: baseline {:?} vs {}",
+            args.checkpoint.display(),
+            model.arch_string(),
+            tr.len(),
+            te.len(),
+            baseline,
+            args.penalty
+        );
+    }
+    let (bcfg, bpen) = baseline_setup(baseline, &cfg);
+    let (bmodel, brun) = experiment::run_one(
+        "baseline",
+        device,
+        &model,
+        &tr,
+        &te,
+        &bcfg,
+        bpen,
+        &mut progress_bar("baseline", c.quiet),
+    )?;
+    let (rmodel, rrun) = experiment::run_one(
+        "regularized",
+        device,
+        &model,
+        &tr,
+        &te,
+        &cfg,
+        Some(reg),
+        &mut progress_bar(&args.penalty, c.quiet),
+    )?;
+    let bpath = args.out_dir.join("baseline.safetensors");
+    let rpath = args.out_dir.join("regularized.safetensors");
+    bmodel.save(&bpath)?;
+    rmodel.save(&rpath)?;
+    let before = analyze_file(&args.checkpoint)?;
+    let after_b = analyze_file(&bpath)?;
+    let after_r = analyze_file(&rpath)?;
+    let layers = model
+        .layers
+        .iter()
+        .map(|l| {
+            let name = &l.as_linear().weight_name;
+            LayerChange {
+                name: name.clone(),
+                before: layer_numbers(&before, name),
+                baseline: layer_numbers(&after_b, name),
+                regularized: layer_numbers(&after_r, name),
+            }
+        })
+        .collect();
+    let overhead = if brun.seconds_per_epoch > 0.0 {
+        rrun.seconds_per_epoch / brun.seconds_per_epoch - 1.0
+    } else {
+        0.0
+    };
+    let report = CompareReport {
+        htdiag_version: env!("CARGO_PKG_VERSION").into(),
+        source: args.checkpoint.display().to_string(),
+        arch: model.arch_string(),
+        config: cfg,
+        samples: (tr.len(), te.len()),
+        regularizer: reg,
+        baseline,
+        runs: vec![brun, rrun],
+        penalty_overhead: overhead,
+        layers,
+        analyses: vec![before, after_b, after_r],
+    };
+    let json = args.out_dir.join("regularize.json");
+    htdiag::util::atomic_write(&json, serde_json::to_string_pretty(&report)?.as_bytes())?;
+    if args.report {
+        let cmp = htdiag::compare::compare(&report.analyses[1], &report.analyses[2]);
+        htdiag::report::compare_html::write_compare_html(
+            &report.analyses[1],
+            &report.analyses[2],
+            &cmp,
+            &args.out_dir.join("compare.html"),
+        )?;
+        htdiag::util::atomic_write(
+            &args.out_dir.join("training.html"),
+            htdiag::train::pages::training_page(&report).as_bytes(),
+        )?;
+    }
+    print!("{}", htdiag::train::pages::summary_text(&report));
+    println!("wrote {}", args.out_dir.display());
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! Regularize-and-compare (REGULARIZATION.md, "Fine-tuning and comparison protocol"): the same
+//! fine-tuning run twice from one checkpoint, with identical seed, data order and
+//! hyper-parameters, once as the baseline (no regularization, weight decay, or spectral-norm
+//! regularization) and once with a heavy-tailed penalty; then every layer's spectrum before
+//! and after, through the analyze pipeline.
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use super::backend::Eval;
+use super::data::Dataset;
+use super::device::{DeviceChoice, open_backend};
+use super::model::Mlp;
+use super::penalty::LayerPenalties;
+use super::trainer::{History, Progress, SpectralPenalty, TrainConfig, train};
+use crate::error::Result;
+use crate::regularize::{Penalty, Regularizer, SpectralNormParams};
+use crate::result::AnalysisResult;
+
+/// The run the penalty is compared with.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Baseline {
+    /// The same run without any regularization.
+    None,
+    /// Coupled L2 weight decay in the optimizer (`g += wd * w` on every parameter, as
+    /// PyTorch's `weight_decay`), strength `wd`.
+    WeightDecay {
+        /// The decay coefficient.
+        wd: f32,
+    },
+    /// Spectral-norm regularization `mu * sum_l sigma_max(W_l)^2` (Yoshida & Miyato 2017),
+    /// through the same spectrum-refresh path as the heavy-tailed penalties.
+    SpectralNorm {
+        /// Its weight.
+        mu: f64,
+    },
+}
+
+/// One run's outcome.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    /// "baseline" or "regularized".
+    pub name: String,
+    /// What regularized it.
+    pub regularization: String,
+    /// Curves and timings.
+    pub history: History,
+    /// Held-out loss and accuracy at the end.
+    pub final_test: Option<Eval>,
+    /// Mean wall seconds per epoch (training steps only).
+    pub seconds_per_epoch: f64,
+    /// Share of the step time spent in spectrum refreshes (read-back, eigendecomposition,
+    /// g, upload); the assembly on the device is inside the remaining step time.
+    pub refresh_share: f64,
+}
+
+/// Spectral numbers of one layer in one model (from the analysis).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct LayerNumbers {
+    /// Power-law exponent (-1 when the fit failed).
+    pub alpha: f64,
+    /// alpha * log10(lambda_max).
+    pub alpha_weighted: f64,
+    /// ||W||_F^2 / ||W||_2^2.
+    pub stable_rank: f64,
+    /// Largest eigenvalue of W^T W.
+    pub lambda_max: f64,
+}
+
+/// Before/after numbers of one layer.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerChange {
+    /// Tensor name.
+    pub name: String,
+    /// Before fine-tuning.
+    pub before: Option<LayerNumbers>,
+    /// After the baseline run.
+    pub baseline: Option<LayerNumbers>,
+    /// After the penalised run.
+    pub regularized: Option<LayerNumbers>,
+}
+
+/// Everything `htdiag regularize` writes to its JSON.
+#[derive(Debug, Clone, Serialize)]
+pub struct CompareReport {
+    /// htdiag version.
+    pub htdiag_version: String,
+    /// The starting checkpoint.
+    pub source: String,
+    /// Architecture.
+    pub arch: String,
+    /// Shared hyper-parameters (seed, data order, optimizer...).
+    pub config: TrainConfig,
+    /// Training / test samples.
+    pub samples: (usize, usize),
+    /// The heavy-tailed penalty.
+    pub regularizer: Regularizer,
+    /// The comparison run.
+    pub baseline: Baseline,
+    /// Baseline run, then regularized run.
+    pub runs: Vec<RunReport>,
+    /// Per-epoch time of the regularized run over the baseline's, minus one (same device,
+    /// same process): the penalty's share of step time, all costs included, is
+    /// `penalty_overhead / (1 + penalty_overhead)`.
+    pub penalty_overhead: f64,
+    /// Per layer, before and after.
+    pub layers: Vec<LayerChange>,
+    /// The full analyses (before, after baseline, after penalty).
+    pub analyses: Vec<AnalysisResult>,
+}
+
+/// Layer numbers of a row of an analysis.
+pub fn layer_numbers(r: &AnalysisResult, name: &str) -> Option<LayerNumbers> {
+    let l = r.layers.iter().find(|l| l.name == name)?;
+    let m = l.metrics.as_ref()?;
+    Some(LayerNumbers {
+        alpha: l.fit.map_or(-1.0, |f| f.alpha),
+        alpha_weighted: m.alpha_weighted,
+        stable_rank: m.stable_rank,
+        lambda_max: m.lambda_max,
+    })
+}
+
+/// Runs one fine-tuning run from `model`. Returns the trained model and its report.
+#[allow(clippy::too_many_arguments)]
+pub fn run_one(
+    name: &str,
+    device: DeviceChoice,
+    model: &Mlp,
+    train_set: &Dataset,
+    test_set: &Dataset,
+    cfg: &TrainConfig,
+    penalty: Option<Regularizer>,
+    on: &mut dyn FnMut(Progress<'_>),
+) -> Result<(Mlp, RunReport)> {
+    let has_test = !test_set.is_empty();
+    let mut backend = open_backend(
+        device,
+        model,
+        train_set.clone(),
+        has_test.then(|| test_set.clone()),
+        cfg.optimizer,
+        cfg.batch_size,
+    )?;
+    let mut pen = match penalty {
+        Some(r) => Some(LayerPenalties::new(r)?),
+        None => None,
+    };
+    let shapes: Vec<(usize, usize)> = model
+        .layers
+        .iter()
+        .map(|l| (l.as_linear().out_dim, l.as_linear().in_dim))
+        .collect();
+    let history = train(
+        backend.as_mut(),
+        &shapes,
+        train_set.len(),
+        has_test,
+        cfg,
+        pen.as_mut().map(|p| p as &mut dyn SpectralPenalty),
+        on,
+    )?;
+    let mut out = model.clone();
+    backend.read_model(&mut out)?;
+    let secs: f64 = history.epochs.iter().map(|e| e.seconds).sum();
+    let refresh: f64 = history
+        .epochs
+        .iter()
+        .map(|e| e.penalty_refresh_seconds)
+        .sum();
+    let regularization = match (&pen, cfg.weight_decay) {
+        (Some(p), _) => p.describe(),
+        (None, wd) if wd > 0.0 => format!("weight decay {wd}"),
+        _ => "none".into(),
+    };
+    let report = RunReport {
+        name: name.into(),
+        regularization,
+        final_test: history.epochs.last().and_then(|e| e.test),
+        seconds_per_epoch: secs / history.epochs.len().max(1) as f64,
+        refresh_share: if secs > 0.0 { refresh / secs } else { 0.0 },
+        history,
+    };
+    Ok((out, report))
+}
+
+/// The baseline run's config and penalty.
+pub fn baseline_setup(b: Baseline, cfg: &TrainConfig) -> (TrainConfig, Option<Regularizer>) {
+    let mut c = cfg.clone();
+    match b {
+        Baseline::None => (c, None),
+        Baseline::WeightDecay { wd } => {
+            c.weight_decay += wd;
+            (c, None)
+        }
+        Baseline::SpectralNorm { mu } => (
+            c,
+            Some(Regularizer::new(
+                Penalty::SpectralNorm(SpectralNormParams::default()),
+                mu,
+            )),
+        ),
+    }
+}
+
+/// Analyses a saved checkpoint with the default (WeightWatcher) options.
+pub fn analyze_file(path: &Path) -> Result<AnalysisResult> {
+    let ckpt = crate::checkpoint::Checkpoint::open(path)?;
+    crate::analyze::analyze(
+        &ckpt,
+        &crate::analyze::AnalyzeOptions::default(),
+        &crate::analyze::Silent,
+        None,
+    )
+}
