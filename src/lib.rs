@@ -24,6 +24,8 @@ pub mod plan;
 pub mod regularize;
 pub mod report;
 pub mod result;
+pub mod resume;
+pub mod shard;
 pub mod spectrum;
 pub mod train;
 pub mod util;

@@ -109,6 +109,25 @@ pub struct Args {
     /// Worker threads (default: one per core). BLAS runs single-threaded inside each.
     #[arg(long, short = 'j', default_value_t = 0, value_name = "N")]
     pub threads: usize,
+
+    /// Write each layer's result into DIR as soon as it is done (DIR/layers/*.json, then
+    /// DIR/result.json); an interrupted run continues with --resume. Ctrl-C stops after the
+    /// layers in flight, keeping everything finished.
+    #[arg(long, value_name = "DIR", help_heading = "Large checkpoints")]
+    pub out: Option<PathBuf>,
+    /// Continue the run in --out DIR, computing only the layers not yet there (refused if the
+    /// checkpoint or the options differ); starts afresh if DIR holds no run yet.
+    #[arg(long, requires = "out", help_heading = "Large checkpoints")]
+    pub resume: bool,
+    /// Compute only part K of N (0-based) of the layers, balanced by estimated cost; needs
+    /// --out. Combine the N folders with `htdiag merge`.
+    #[arg(
+        long,
+        value_name = "K/N",
+        requires = "out",
+        help_heading = "Large checkpoints"
+    )]
+    pub shard: Option<String>,
 }
 
 /// `--fit`.
@@ -220,7 +239,7 @@ impl Observer for Progress {
 }
 
 /// Resolves the checkpoint to analyse: the given path, or the demo written to a temp file.
-fn resolve(path: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile_lite::TempDir>)> {
+pub fn resolve(path: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile_lite::TempDir>)> {
     match path {
         Some(p) => Ok((p.to_path_buf(), None)),
         None => {
@@ -236,6 +255,9 @@ fn resolve(path: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile_lite
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
+    if args.out.is_some() {
+        return crate::analyze_out::run(args);
+    }
     let opts = args.options()?;
     let (path, _demo_dir) = resolve(args.path.as_deref())?;
     let ckpt = Checkpoint::open(&path)?;
@@ -255,7 +277,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Writes every requested output file (each atomically).
-fn write_outputs(result: &AnalysisResult, args: &Args) -> anyhow::Result<()> {
+pub fn write_outputs(result: &AnalysisResult, args: &Args) -> anyhow::Result<()> {
     if let Some(p) = &args.json {
         let text = htdiag::report::json::to_json(result)?;
         htdiag::util::atomic_write(p, text.as_bytes())?;

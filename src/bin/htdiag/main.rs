@@ -2,9 +2,11 @@
 //! arguments, dispatches to one module per subcommand, and turns errors into messages.
 
 mod analyze;
+mod analyze_out;
 mod compare;
 mod env;
 mod inspect;
+mod merge;
 mod regularize;
 mod report;
 mod train;
@@ -30,6 +32,8 @@ enum Command {
     Compare(compare::Args),
     /// Redraw the HTML report and PNG plots from a saved result JSON.
     Report(report::Args),
+    /// Combine the --out folders of a sharded analysis (--shard K/N) into one result.
+    Merge(merge::Args),
     /// Show the numerical environment (BLAS kernel and threads).
     Env(env::Args),
     /// Train an MLP (from --arch or --init) on a data set, on the CPU or a GPU.
@@ -46,6 +50,7 @@ fn main() -> std::process::ExitCode {
         Command::Inspect(args) => inspect::run(args),
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
+        Command::Merge(a) => merge::run(a),
         Command::Env(a) => env::run(a),
         Command::Train(a) => train::run(a),
         Command::Regularize(a) => regularize::run(a),
