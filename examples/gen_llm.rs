@@ -282,7 +282,7 @@ fn header(tensors: &[&(String, Vec<usize>)]) -> Vec<u8> {
         off += len;
     }
     let mut h = serde_json::to_vec(&serde_json::Value::Object(map)).expect("plain JSON");
-    while h.len() % 8 != 0 {
+    while !h.len().is_multiple_of(8) {
         h.push(b' ');
     }
     h

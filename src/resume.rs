@@ -13,7 +13,8 @@
 //! Every file is written with [`atomic_write`], so a run killed at any instant leaves only
 //! complete files (and perhaps a hidden temp file, removed on resume). Resuming reads the
 //! finished rows and computes only the others; it refuses a folder whose manifest names a
-//! different checkpoint (file names, sizes and header hashes), different options, another
+//! different checkpoint (file names, sizes, header hashes and a hash of sampled data bytes),
+//! different options, another
 //! shard or another htdiag version, since the rows would not belong to one result.
 //!
 //! Only the tensors being worked on are resident: rows are computed by
@@ -64,6 +65,10 @@ pub struct FileId {
     pub size: u64,
     /// FNV-1a 64 of the header (the 8-byte length and the JSON), or of the whole index file.
     pub header_fnv64: String,
+    /// FNV-1a 64 of 17 data samples (4 KiB at 16 evenly spaced offsets and at the end), so
+    /// two checkpoints with the same layout but other weights (two fine-tunes) differ.
+    #[serde(default)]
+    pub data_fnv64: String,
 }
 
 /// Identity of a checkpoint: its index (if any) and every data file.
@@ -87,6 +92,7 @@ impl CheckpointId {
                     name: file_name(p),
                     size: bytes.len() as u64,
                     header_fnv64: format!("{:016x}", fnv64(&bytes)),
+                    data_fnv64: String::new(),
                 })
             }
             _ => None,
@@ -114,8 +120,10 @@ pub fn fnv64(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Size and header hash of one safetensors file (validated at open, so the length is sane).
+/// Size, header hash and data-sample hash of one safetensors file (validated at open, so the
+/// length is sane). Reads about 70 KiB however large the file.
 fn header_id(p: &Path) -> Result<FileId> {
+    use std::io::{Seek, SeekFrom};
     let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
     let size = f.metadata().map_err(|e| Error::io(p, e))?.len();
     let mut len = [0u8; 8];
@@ -126,10 +134,25 @@ fn header_id(p: &Path) -> Result<FileId> {
         .take(n)
         .read_to_end(&mut head)
         .map_err(|e| Error::io(p, e))?;
+    const SAMPLE: u64 = 4096;
+    let start = 8 + n;
+    let data = size - start;
+    let mut samples = Vec::new();
+    let offsets = (0..16u64)
+        .map(|i| start + data * i / 16)
+        .chain([size.saturating_sub(SAMPLE).max(start)]);
+    for off in offsets {
+        f.seek(SeekFrom::Start(off)).map_err(|e| Error::io(p, e))?;
+        (&mut f)
+            .take(SAMPLE)
+            .read_to_end(&mut samples)
+            .map_err(|e| Error::io(p, e))?;
+    }
     Ok(FileId {
         name: file_name(p),
         size,
         header_fnv64: format!("{:016x}", fnv64(&head)),
+        data_fnv64: format!("{:016x}", fnv64(&samples)),
     })
 }
 
@@ -212,8 +235,15 @@ fn describe_diff(a: &CheckpointId, b: &CheckpointId) -> String {
     {
         if x != y {
             return format!(
-                "{} ({} bytes, header {}) is now {} ({} bytes, header {})",
-                x.name, x.size, x.header_fnv64, y.name, y.size, y.header_fnv64
+                "{} ({} bytes, header {}, data {}) is now {} ({} bytes, header {}, data {})",
+                x.name,
+                x.size,
+                x.header_fnv64,
+                x.data_fnv64,
+                y.name,
+                y.size,
+                y.header_fnv64,
+                y.data_fnv64
             );
         }
     }

@@ -2,16 +2,18 @@
 //!
 //! - Scale: alpha, D, sigma and the number of tail eigenvalues do not change when every
 //!   eigenvalue is multiplied by a constant `c` (all staying above the fit threshold): the
-//!   Clauset estimator depends on `x / xmin` only and the KS distance on ranks. With `c` a power
-//!   of two the scaling is exact in floating point, so the fit must be bit-identical (and xmin,
-//!   xmax scale by exactly `c`); with any other `c` it must agree to rounding.
+//!   Clauset estimator depends on `x / xmin` only and the KS distance on ranks. The fit takes
+//!   logarithms of the eigenvalues themselves (`ln(c x) = ln c + ln x` rounds differently), so
+//!   agreement is to rounding: 1e-12 relative for powers of two (exact scaling of the input,
+//!   every estimator) and 1e-9 for any `c` (the Clauset default); xmin and xmax scale by `c`.
 //! - Order: the fit of a permutation of the eigenvalues equals the fit of the sorted ones.
 
 use htdiag::fit::{FitMethod, FitOptions, FixFingers, fit_power_law};
 use htdiag::result::PowerLawFit;
 use proptest::prelude::*;
 
-/// `n` eigenvalues with a Pareto(mu) tail above 1e-3 (well above the fit threshold), from a
+/// `n` eigenvalues with a Pareto(mu) tail above 1 (scaled by >= 2^-10 or 1e-2 they stay far
+/// above the fit threshold 1e-5), from a
 /// seeded xorshift so proptest shrinks over (seed, n, mu).
 fn spectrum(seed: u64, n: usize, mu: f64) -> Vec<f64> {
     let mut s = seed | 1;
@@ -21,7 +23,7 @@ fn spectrum(seed: u64, n: usize, mu: f64) -> Vec<f64> {
             s ^= s >> 7;
             s ^= s << 17;
             let u = ((s >> 11) as f64 + 0.5) / (1u64 << 53) as f64;
-            1e-3 * u.powf(-1.0 / mu)
+            u.powf(-1.0 / mu)
         })
         .collect()
 }
@@ -40,24 +42,29 @@ fn opts(method: u8) -> FitOptions {
     }
 }
 
+fn close_to(a: f64, b: f64, tol: f64) -> bool {
+    a == b || (a - b).abs() <= tol * a.abs().max(b.abs())
+}
+
 fn close(a: f64, b: f64) -> bool {
-    a == b || (a - b).abs() <= 1e-9 * a.abs().max(b.abs())
+    close_to(a, b, 1e-9)
 }
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(64))]
 
     #[test]
-    fn power_of_two_scaling_is_exact(
-        seed in any::<u64>(), n in 5usize..300, mu in 1.2f64..6.0, k in -20i32..20, m in 0u8..3,
+    fn power_of_two_scaling_keeps_the_fit(
+        seed in any::<u64>(), n in 5usize..300, mu in 1.2f64..6.0, k in -10i32..20, m in 0u8..3,
     ) {
         let ev = spectrum(seed, n, mu);
         let c = 2f64.powi(k);
         let scaled: Vec<f64> = ev.iter().map(|x| x * c).collect();
         let (a, b) = (fit_power_law(&ev, &opts(m)), fit_power_law(&scaled, &opts(m)));
-        prop_assert_eq!(a.alpha.to_bits(), b.alpha.to_bits());
-        prop_assert_eq!(a.d.to_bits(), b.d.to_bits());
-        prop_assert_eq!(a.sigma.to_bits(), b.sigma.to_bits());
+        let t = 1e-12;
+        prop_assert!(close_to(a.alpha, b.alpha, t), "alpha {} vs {}", a.alpha, b.alpha);
+        prop_assert!(close_to(a.d, b.d, t), "D {} vs {}", a.d, b.d);
+        prop_assert!(close_to(a.sigma, b.sigma, t), "sigma {} vs {}", a.sigma, b.sigma);
         prop_assert_eq!(a.num_pl_spikes, b.num_pl_spikes);
         if a.is_valid() {
             prop_assert_eq!((a.xmin * c).to_bits(), b.xmin.to_bits());
