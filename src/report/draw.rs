@@ -451,7 +451,14 @@ fn series<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, s: &Series, bars: b
         .light_line_style(RGBColor(238, 238, 238))
         .x_desc("layer (checkpoint order)")
         .y_desc(s.ylabel.as_str())
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| {
+            // Rows are integers: label only integral ticks.
+            if (v - v.round()).abs() < 1e-9 {
+                format!("{v:.0}")
+            } else {
+                String::new()
+            }
+        })
         .y_label_formatter(&|v| fmt_num(*v))
         .label_style((FAMILY, 13))
         .draw()
