@@ -2,6 +2,7 @@
 //! the direction each penalty moves the spectrum, and degenerate inputs.
 
 use htdiag::matrices::MatrixRef;
+use htdiag::regularize::lanczos::top_pair_lanczos;
 use htdiag::regularize::spectral::{self, PowerOptions};
 use htdiag::regularize::{
     DecayKind, DecaySchedule, FrechetParams, LayerState, Penalty, PowerLawParams, PriorExponent,
@@ -232,6 +233,13 @@ fn stable_rank_gradient_matches_finite_differences() {
     );
     check_gradient(
         Penalty::StableRank(StableRankParams {
+            route: TopRoute::Power(PowerOptions::default()),
+        }),
+        1.0,
+        |_| LayerState::default(),
+    );
+    check_gradient(
+        Penalty::StableRank(StableRankParams {
             route: TopRoute::Eigen,
         }),
         2.0,
@@ -287,6 +295,13 @@ fn baselines_gradients_match_finite_differences() {
     check_gradient(Penalty::WeightDecay, 1.0, |_| LayerState::default());
     check_gradient(
         Penalty::SpectralNorm(SpectralNormParams::default()),
+        1.0,
+        |_| LayerState::default(),
+    );
+    check_gradient(
+        Penalty::SpectralNorm(SpectralNormParams {
+            route: TopRoute::Power(PowerOptions::default()),
+        }),
         1.0,
         |_| LayerState::default(),
     );
@@ -487,6 +502,99 @@ fn power_iteration_warm_start_and_fallback() {
     }
 }
 
+#[test]
+fn lanczos_warm_start_and_fallback() {
+    let mut rng = Rng(13);
+    for (rows, cols) in [(20, 12), (12, 20), (40, 30)] {
+        let w = rng.matrix(rows, cols, 1.0);
+        let exact = lambda_max(&w, rows, cols);
+        let opts = PowerOptions::default();
+        let cold = top_pair_lanczos(&w, rows, cols, None, &opts).unwrap();
+        assert!(!cold.fell_back);
+        assert!((cold.lambda - exact).abs() < 1e-12 * exact);
+        let pw = spectral::top_pair(&w, rows, cols, None, &opts).unwrap();
+        let (mut g1, mut g2) = (vec![0.0; rows * cols], vec![0.0; rows * cols]);
+        cold.add_gradient(1.0, &mut g1);
+        pw.add_gradient(1.0, &mut g2);
+        assert!(rel_err(&g1, &g2) < 1e-8);
+        let w2: Vec<f64> = w.iter().map(|x| x + 1e-6 * rng.normal()).collect();
+        let warm = top_pair_lanczos(&w2, rows, cols, Some(&cold.vector), &opts).unwrap();
+        let cold2 = top_pair_lanczos(&w2, rows, cols, None, &opts).unwrap();
+        assert!(
+            warm.iterations < cold2.iterations,
+            "{} {}",
+            warm.iterations,
+            cold2.iterations
+        );
+        assert!((warm.lambda - cold2.lambda).abs() < 1e-12 * exact);
+        let fb = top_pair_lanczos(
+            &w,
+            rows,
+            cols,
+            None,
+            &PowerOptions {
+                max_iter: 2,
+                tol: 1e-10,
+            },
+        )
+        .unwrap();
+        assert!(fb.fell_back && (fb.lambda - exact).abs() < 1e-12 * exact);
+    }
+}
+
+/// A top gap of 2 %: power iteration needs ~1000 products, Lanczos a few dozen.
+#[test]
+fn lanczos_converges_where_power_iteration_is_slow() {
+    let mut rng = Rng(17);
+    let (rows, cols) = (60, 40);
+    let mut s: Vec<f64> = (0..cols)
+        .map(|i| 2.5 * (1.0 - i as f64 / cols as f64))
+        .collect();
+    s[0] = 2.5 * 1.01; // lambda_2 / lambda_1 = 1 / 1.01^2
+    let w = rng.with_singular_values(rows, cols, &s);
+    let want = s[0] * s[0];
+    let opts = PowerOptions::default();
+    let p = spectral::top_pair(&w, rows, cols, None, &opts).unwrap();
+    let l = top_pair_lanczos(&w, rows, cols, None, &opts).unwrap();
+    println!(
+        "products: power {} (fell back {}), Lanczos {}",
+        p.iterations, p.fell_back, l.iterations
+    );
+    assert!(!l.fell_back && l.iterations < cols);
+    assert!(p.iterations > 5 * l.iterations);
+    assert!((l.lambda - want).abs() < 1e-12 * want && (p.lambda - want).abs() < 1e-12 * want);
+}
+
+/// After a step of the spectral-norm penalty alone the old top vector is still an exact
+/// eigenvector, no longer the top one: a warm start must not lock onto it.
+#[test]
+fn warm_start_on_a_stale_eigenvector_finds_the_new_top() {
+    let mut rng = Rng(19);
+    let (rows, cols) = (20, 12);
+    let mut s: Vec<f64> = (0..cols).map(|i| 1.0 - 0.05 * i as f64).collect();
+    s[0] = 1.02;
+    let w = rng.with_singular_values(rows, cols, &s);
+    let opts = PowerOptions::default();
+    let top = top_pair_lanczos(&w, rows, cols, None, &opts).unwrap();
+    // Shrink sigma_1 from 1.02 to 0.9 along its own singular pair: now sigma_2 = 0.95 leads.
+    let mut w2 = w.clone();
+    top.add_gradient((0.9 / 1.02 - 1.0) / 2.0, &mut w2);
+    let want = lambda_max(&w2, rows, cols);
+    assert!((want - 0.95f64.powi(2)).abs() < 1e-12);
+    let l = top_pair_lanczos(&w2, rows, cols, Some(&top.vector), &opts).unwrap();
+    let p = spectral::top_pair(&w2, rows, cols, Some(&top.vector), &opts).unwrap();
+    assert!(
+        (l.lambda - want).abs() < 1e-12,
+        "Lanczos {} vs {want}",
+        l.lambda
+    );
+    assert!(
+        (p.lambda - want).abs() < 1e-12,
+        "power {} vs {want}",
+        p.lambda
+    );
+}
+
 // ---------------------------------------------------------------- degenerate inputs
 
 fn all_penalties() -> Vec<Penalty> {
@@ -509,6 +617,12 @@ fn all_penalties() -> Vec<Penalty> {
         Penalty::SpectralNorm(SpectralNormParams::default()),
         Penalty::SpectralNorm(SpectralNormParams {
             route: TopRoute::Eigen,
+        }),
+        Penalty::SpectralNorm(SpectralNormParams {
+            route: TopRoute::Power(PowerOptions::default()),
+        }),
+        Penalty::StableRank(StableRankParams {
+            route: TopRoute::Power(PowerOptions::default()),
         }),
     ]
 }

@@ -15,14 +15,16 @@
 //!    `2 U diag(g) U^T W` (`W W^T` side).
 //!
 //! Stable rank and spectral norm need only the top singular pair: their default route is
-//! power iteration ([`spectral::top_pair`]), warm-started from the previous step through
-//! [`LayerState`]. Weight decay is closed form.
+//! Lanczos ([`lanczos::top_pair_lanczos`]; plain power iteration, [`spectral::top_pair`], on
+//! request), warm-started from the previous step through [`LayerState`]. Weight decay is
+//! closed form.
 //!
 //! A trainer keeps one [`LayerState`] per layer, made by [`LayerState::new`] on the initial
 //! weights, and calls [`Penalty::value_and_grad`] (or, with the weight `mu`, the decay
 //! schedule and the lower threshold, [`Regularizer::value_and_grad`]) once per layer per step.
 
 pub mod frechet_prior;
+pub mod lanczos;
 pub mod power_law_prior;
 pub mod spectral;
 pub mod spectral_norm;
@@ -71,7 +73,7 @@ pub struct LayerState {
     /// `None`: computed from the matrix being evaluated, without gradient, which is the same
     /// thing when the penalty is evaluated once per step.
     pub alpha_hat: Option<f64>,
-    /// The top eigenvector of the smaller Gram matrix from the last power iteration;
+    /// The top eigenvector of the smaller Gram matrix from the last Krylov solve;
     /// updated by [`Penalty::value_and_grad`].
     #[serde(skip)]
     pub warm_start: Option<Vec<f64>>,
@@ -111,17 +113,17 @@ impl Penalty {
         }
     }
 
-    /// The power-iteration options when this penalty needs only the top singular pair and
-    /// takes that route (stable rank, spectral norm); `None` when it needs the full spectrum
-    /// (or, for weight decay, none at all).
-    pub fn top_route(&self) -> Option<PowerOptions> {
+    /// The Krylov route (power iteration or Lanczos, with its options) when this penalty
+    /// needs only the top singular pair and takes that route (stable rank, spectral norm);
+    /// `None` when it needs the full spectrum (or, for weight decay, none at all).
+    pub fn top_route(&self) -> Option<TopRoute> {
         match self {
-            Penalty::StableRank(StableRankParams {
-                route: TopRoute::Power(o),
-            })
-            | Penalty::SpectralNorm(SpectralNormParams {
-                route: TopRoute::Power(o),
-            }) => Some(*o),
+            Penalty::StableRank(StableRankParams { route })
+            | Penalty::SpectralNorm(SpectralNormParams { route })
+                if *route != TopRoute::Eigen =>
+            {
+                Some(*route)
+            }
             _ => None,
         }
     }
@@ -151,12 +153,12 @@ impl Penalty {
                 ))
             }
             Penalty::StableRank(StableRankParams {
-                route: TopRoute::Power(o),
+                route: TopRoute::Power(o) | TopRoute::Lanczos(o),
             })
             | Penalty::SpectralNorm(SpectralNormParams {
-                route: TopRoute::Power(o),
+                route: TopRoute::Power(o) | TopRoute::Lanczos(o),
             }) if !(o.tol.is_finite() && o.tol > 0.0) => bad(format!(
-                "power iteration: tolerance must be > 0, got {}",
+                "top singular pair: tolerance must be > 0, got {}",
                 o.tol
             )),
             _ => Ok(()),
@@ -237,7 +239,7 @@ impl Penalty {
     /// Value and gradient `dR/dW` (row-major `rows x cols`) by the cheapest exact route:
     /// closed form for weight decay, the top singular pair for stable rank and spectral norm
     /// (unless their route is [`TopRoute::Eigen`]), the eigen-decomposition otherwise.
-    /// Updates `state.warm_start` when power iteration ran.
+    /// Updates `state.warm_start` when a Krylov route ran.
     pub fn value_and_grad(
         &self,
         w: &[f64],
@@ -250,10 +252,12 @@ impl Penalty {
         if let Penalty::WeightDecay = self {
             return Ok(weight_decay::value_and_grad(w));
         }
-        let Some(opts) = self.top_route() else {
-            return self.value_and_grad_eigen(w, rows, cols, state);
+        let warm = state.warm_start.as_deref();
+        let top = match self.top_route() {
+            Some(TopRoute::Power(o)) => spectral::top_pair(w, rows, cols, warm, &o)?,
+            Some(TopRoute::Lanczos(o)) => lanczos::top_pair_lanczos(w, rows, cols, warm, &o)?,
+            _ => return self.value_and_grad_eigen(w, rows, cols, state),
         };
-        let top = spectral::top_pair(w, rows, cols, state.warm_start.as_deref(), &opts)?;
         let out = if let Penalty::StableRank(_) = self {
             stable_rank::from_top_pair(w, &top)
         } else {

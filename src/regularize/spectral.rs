@@ -195,14 +195,15 @@ pub fn assemble_gradient(
     Ok(grad)
 }
 
-/// Options of the power iteration for the top singular pair.
+/// Options of the Krylov solvers (power iteration, Lanczos) for the top singular pair.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default)]
 pub struct PowerOptions {
-    /// Maximum number of products with the Gram matrix before falling back to the full
-    /// eigen-decomposition.
+    /// Maximum number of products with the Gram matrix (for Lanczos: the Krylov dimension)
+    /// before falling back to the full eigen-decomposition.
     pub max_iter: usize,
-    /// Converged when `||G x - rho x|| <= tol * rho` (`rho` the Rayleigh quotient).
+    /// Converged when the residual `||G x - rho x|| <= tol * rho` (`rho` the Rayleigh
+    /// quotient or Ritz value).
     pub tol: f64,
 }
 
@@ -252,7 +253,14 @@ impl TopPair {
 
 /// `y = G x` for the smaller Gram matrix without forming it; `tmp` has the other side's
 /// length.
-fn apply_gram(w: &[f64], rows: usize, cols: usize, x: &[f64], tmp: &mut [f64], y: &mut [f64]) {
+pub(super) fn apply_gram(
+    w: &[f64],
+    rows: usize,
+    cols: usize,
+    x: &[f64],
+    tmp: &mut [f64],
+    y: &mut [f64],
+) {
     match GramSide::of(rows, cols) {
         GramSide::Right => {
             // tmp = W x (rows), y = W^T tmp (cols).
@@ -284,13 +292,13 @@ fn mat_t_vec(w: &[f64], _rows: usize, cols: usize, x: &[f64], y: &mut [f64]) {
     }
 }
 
-fn norm(x: &[f64]) -> f64 {
+pub(super) fn norm(x: &[f64]) -> f64 {
     x.iter().map(|v| v * v).sum::<f64>().sqrt()
 }
 
 /// A fixed pseudo-random start (SplitMix64), so results are reproducible and the start is
 /// almost surely not orthogonal to the top eigenvector of a structured matrix.
-fn default_start(n: usize) -> Vec<f64> {
+pub(super) fn default_start(n: usize) -> Vec<f64> {
     let mut s: u64 = 0x9E37_79B9_7F4A_7C15;
     (0..n)
         .map(|_| {
@@ -302,6 +310,32 @@ fn default_start(n: usize) -> Vec<f64> {
             (z >> 11) as f64 / (1u64 << 53) as f64 - 0.5
         })
         .collect()
+}
+
+/// Weight of the fixed pseudo-random vector mixed into a warm start.
+pub const WARM_MIX: f64 = 1e-3;
+
+/// The start of a Krylov solve: the warm start (when it has length `n` and is finite and
+/// non-zero) plus [`WARM_MIX`] times the fixed pseudo-random start, else the latter alone.
+///
+/// The mix matters: after a step of the spectral-norm penalty alone, the previous top vector
+/// is still an exact eigenvector of the new Gram matrix but no longer the top one; its
+/// Krylov space is one-dimensional and both solvers would "converge" to it at once. The
+/// random part gives every direction a non-zero start, so the true top one wins.
+pub(super) fn start_vector(warm: Option<&[f64]>, n: usize) -> Vec<f64> {
+    let mut r = default_start(n);
+    let nr = norm(&r);
+    r.iter_mut().for_each(|x| *x /= nr);
+    match warm {
+        Some(v) if v.len() == n && v.iter().all(|x| x.is_finite()) && norm(v) > 0.0 => {
+            let nv = norm(v);
+            v.iter()
+                .zip(&r)
+                .map(|(a, b)| a / nv + WARM_MIX * b)
+                .collect()
+        }
+        _ => r,
+    }
 }
 
 /// Top singular pair of `W` by power iteration on the smaller Gram matrix (two
@@ -334,10 +368,7 @@ pub fn top_pair(
     if frob2 == 0.0 {
         return Ok(finish(w, rows, cols, side, default_unit(n), 0, false));
     }
-    let mut x = match warm {
-        Some(v) if v.len() == n && v.iter().all(|x| x.is_finite()) && norm(v) > 0.0 => v.to_vec(),
-        _ => default_start(n),
-    };
+    let mut x = start_vector(warm, n);
     let mut tmp = vec![0.0; other];
     let mut y = vec![0.0; n];
     let mut restarted = false;
@@ -379,13 +410,13 @@ pub fn top_pair(
     Ok(finish(w, rows, cols, side, v, it, true))
 }
 
-fn default_unit(n: usize) -> Vec<f64> {
+pub(super) fn default_unit(n: usize) -> Vec<f64> {
     let mut e = vec![0.0; n];
     e[n - 1] = 1.0;
     e
 }
 
-fn finish(
+pub(super) fn finish(
     w: &[f64],
     rows: usize,
     cols: usize,

@@ -5,9 +5,9 @@
 //!
 //! Gradient: with `F = ||W||_F^2` and `L = lambda_max`,
 //! `dR/dW = 2 W / L - (F / L^2) dL/dW = 2 W / L - (2 F / L^2) sigma u v^T`: only the top
-//! singular pair is needed, so the default route is power iteration
-//! ([`super::spectral::top_pair`], `O(rows * cols)` per iteration) rather than a full
-//! eigen-decomposition. Spectrally: `g_i = 1/L` for all `i`, plus `-F/L^2` on `lambda_max`.
+//! singular pair is needed, so the default route is a Krylov method on the Gram matrix
+//! (Lanczos, [`super::lanczos`]; plain power iteration, [`super::spectral::top_pair`], on
+//! request), `O(rows * cols)` per product, rather than a full eigen-decomposition. Spectrally: `g_i = 1/L` for all `i`, plus `-F/L^2` on `lambda_max`.
 //!
 //! Guard: `L` is clamped at [`EIG_FLOOR`] (then it carries no gradient), so the zero matrix
 //! has `R = 0` and gradient 0 instead of `0/0`.
@@ -27,7 +27,11 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum TopRoute {
-    /// Power iteration (with a warm start from the previous step).
+    /// Lanczos on the smaller Gram matrix ([`super::lanczos`]), warm-started from the
+    /// previous step: the default.
+    Lanczos(PowerOptions),
+    /// Plain power iteration ([`super::spectral::top_pair`]), warm-started: the textbook
+    /// method (and what a simple GPU kernel does), slow when the top gap is small.
     Power(PowerOptions),
     /// The full eigen-decomposition of the smaller Gram matrix.
     Eigen,
@@ -35,7 +39,7 @@ pub enum TopRoute {
 
 impl Default for TopRoute {
     fn default() -> Self {
-        TopRoute::Power(PowerOptions::default())
+        TopRoute::Lanczos(PowerOptions::default())
     }
 }
 
