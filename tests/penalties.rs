@@ -6,9 +6,9 @@ use htdiag::matrices::MatrixRef;
 use htdiag::regularize::lanczos::top_pair_lanczos;
 use htdiag::regularize::spectral::{self, PowerOptions};
 use htdiag::regularize::{
-    DecayKind, DecaySchedule, FrechetParams, LayerPenalties, LayerState, Penalty, PowerLawParams,
-    PriorExponent, Regularizer, SpectralNormParams, StableRankParams, TopRoute,
-    WeightedAlphaParams, frechet_prior, median_hill,
+    DecayKind, DecaySchedule, FrechetParams, LayerState, Penalty, PowerLawParams, PriorExponent,
+    Regularizer, SpectralNormParams, StableRankParams, TopRoute, WeightedAlphaParams,
+    frechet_prior, median_hill,
 };
 use htdiag::spectrum::{Eigensolver, Lapack};
 
@@ -1009,41 +1009,4 @@ fn regularizer_round_trips_through_json() {
             scale: None
         })
     );
-}
-
-#[test]
-fn trainer_adapter_matches_the_regularizer() {
-    use htdiag::train::SpectralPenalty;
-    let mut rng = Rng(23);
-    let (rows, cols) = (14, 9);
-    let w = rng.matrix(rows, cols, 1.0);
-    let ev = eigenvalues(&w, rows, cols);
-    let reg = Regularizer {
-        penalty: Penalty::FrechetPrior(FrechetParams::default()),
-        mu: 0.5,
-        decay: Some(DecaySchedule {
-            kind: DecayKind::Exp,
-            every: 1,
-            rate: 0.1,
-            cutoff: 0.0,
-        }),
-        threshold: Some(-100.0),
-    };
-    let mut lp = LayerPenalties::new(reg).unwrap();
-    // Before start: no Frechet scale, a clear error naming the layer.
-    let e = lp.value_and_grad(1, &ev).unwrap_err().to_string();
-    assert!(e.contains("layer 1") && e.contains("initial"), "{e}");
-    let w0: Vec<f64> = w.iter().map(|x| 1.3 * x).collect();
-    lp.start(1, &eigenvalues(&w0, rows, cols)).unwrap();
-    let (r, g) = lp.value_and_grad(1, &ev).unwrap();
-    let state = lp.state(1);
-    assert_eq!(state.initial_lambda_max, Some(lambda_max(&w0, rows, cols)));
-    let term = reg.spectral_coefficients(&ev, &state, 3).unwrap();
-    let mu = lp.mu(3);
-    assert!((mu - 0.5 * (-0.3f64).exp()).abs() < 1e-15);
-    assert!((mu * r - term.value).abs() < 1e-12 * term.value.abs().max(1.0));
-    for (a, b) in g.iter().zip(&term.g) {
-        assert!((mu * a - b).abs() < 1e-12 * b.abs().max(1e-12));
-    }
-    assert!(lp.describe().contains("frechet_prior"));
 }

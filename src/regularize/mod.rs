@@ -29,7 +29,6 @@ pub mod power_law_prior;
 pub mod spectral;
 pub mod spectral_norm;
 pub mod stable_rank;
-pub mod trainer_adapter;
 pub mod variations;
 pub mod weight_decay;
 pub mod weighted_alpha;
@@ -41,7 +40,6 @@ pub use power_law_prior::{PowerLawParams, PriorExponent};
 pub use spectral::{Decomposition, PowerOptions, TopPair, assemble_gradient, decompose};
 pub use spectral_norm::SpectralNormParams;
 pub use stable_rank::{StableRankParams, TopRoute};
-pub use trainer_adapter::LayerPenalties;
 pub use variations::{DecayKind, DecaySchedule, Regularizer};
 pub use weighted_alpha::{HillEstimate, WeightedAlphaParams, median_hill};
 
