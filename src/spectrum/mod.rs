@@ -5,9 +5,13 @@
 //! `examples/bench_eigen.rs`), with the largest eigenvalues accurate to ~1e-14 and the
 //! smallest to ~1e-7 relative, well inside the conformance tolerances.
 
+#[cfg(feature = "faer")]
+mod faer;
 mod gram;
 pub mod openblas;
 
+#[cfg(feature = "faer")]
+pub use faer::Faer;
 pub use gram::gram_upper;
 
 use crate::error::{Error, Result};
