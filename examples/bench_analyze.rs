@@ -26,7 +26,7 @@ use std::time::Instant;
 
 use rayon::prelude::*;
 
-use htdiag::analyze::{AnalyzeOptions, Silent, analyze, effective_threads};
+use htdiag::analyze::{AnalyzeOptions, Silent, analyze, effective_threads, row_cost};
 use htdiag::checkpoint::Checkpoint;
 use htdiag::plan::plan;
 use htdiag::spectrum::{Eigensolver, Lapack, openblas};
@@ -154,7 +154,8 @@ fn measure(path: &Path, threads: usize, mp_fit: bool, reps: usize) -> htdiag::Re
         .iter()
         .map(|p| Ok((ckpt.tensor_bytes(p.layer_id)?.to_vec(), p)))
         .collect::<htdiag::Result<_>>()?;
-    owned.sort_by(|a, b| (b.1.n * b.1.m * b.1.m).cmp(&(a.1.n * a.1.m * a.1.m)));
+    // Biggest first, by the same cost estimate the pipeline schedules with.
+    owned.sort_by(|a, b| row_cost(b.1).total_cmp(&row_cost(a.1)));
     let workers = effective_threads(threads);
     openblas::set_num_threads(1);
     let pool = rayon::ThreadPoolBuilder::new()
@@ -249,7 +250,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::fs::create_dir_all(dir)?;
         let p = dir.join("model.safetensors");
         let bytes = write_checkpoint(&p, o.blocks)?;
-        println!("wrote {} ({:.0} MiB)", p.display(), bytes as f64 / 1048576.0);
+        println!(
+            "wrote {} ({:.0} MiB)",
+            p.display(),
+            bytes as f64 / 1048576.0
+        );
         return Ok(());
     }
     let dir = tempfile::tempdir()?;

@@ -11,6 +11,7 @@
 //!   time, which leaves out time spent waiting for a core (meaningful with `--threads 1`).
 //! - `--threads T`: OpenBLAS threads (default 1, as inside the analyze workers).
 //! - `--max-order K`: skip shapes whose smaller side exceeds K.
+//! - `--shapes NxM,NxM,...`: time these shapes instead of the default list.
 //! - `--no-svd`: skip the SVD (then the f64 `syevd` result is the accuracy reference).
 //!
 //! Routes: LAPACK blocked `dsyrk` + `dsyevd`, `dsyrk` + `dsyevd_2stage` (both through
@@ -132,7 +133,16 @@ fn f32_gram_eigenvalues(w: &[f32], rows: usize, cols: usize, two_stage_from: usi
     };
     unsafe {
         blas::ssyrk(
-            b'U', trans, k as i32, kk as i32, 1.0, w, cols as i32, 0.0, &mut g, k as i32,
+            b'U',
+            trans,
+            k as i32,
+            kk as i32,
+            1.0,
+            w,
+            cols as i32,
+            0.0,
+            &mut g,
+            k as i32,
         );
     }
     let n = k as i32;
@@ -178,6 +188,13 @@ struct Opts {
     threads: usize,
     max_order: usize,
     svd: bool,
+    shapes: Option<Vec<(usize, usize)>>,
+}
+
+fn num(it: &mut impl Iterator<Item = String>, name: &str) -> usize {
+    it.next()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{name} needs a number"))
 }
 
 fn parse() -> Opts {
@@ -187,20 +204,28 @@ fn parse() -> Opts {
         threads: 1,
         max_order: usize::MAX,
         svd: true,
+        shapes: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
-        let mut num = |name: &str| -> usize {
-            it.next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{name} needs a number"))
-        };
         match a.as_str() {
             "--large" => o.large = true,
             "--no-svd" => o.svd = false,
-            "--reps" => o.reps = num("--reps"),
-            "--threads" => o.threads = num("--threads"),
-            "--max-order" => o.max_order = num("--max-order"),
+            "--shapes" => {
+                let list = it.next().expect("--shapes needs NxM,NxM,...");
+                let parse_one = |t: &str| -> Option<(usize, usize)> {
+                    let (n, m) = t.split_once('x')?;
+                    Some((n.trim().parse().ok()?, m.trim().parse().ok()?))
+                };
+                o.shapes = Some(
+                    list.split(',')
+                        .map(|t| parse_one(t).unwrap_or_else(|| panic!("bad shape {t}")))
+                        .collect(),
+                );
+            }
+            "--reps" => o.reps = num(&mut it, "--reps"),
+            "--threads" => o.threads = num(&mut it, "--threads"),
+            "--max-order" => o.max_order = num(&mut it, "--max-order"),
             other => panic!("unknown argument {other} (see the doc comment of bench_eigen.rs)"),
         }
     }
@@ -217,7 +242,10 @@ fn main() {
         o.reps,
         std::env::var("OPENBLAS_CORETYPE").unwrap_or_else(|_| "(unset)".into())
     );
-    let mut shapes = vec![(768, 768), (3072, 768), (2048, 2048), (4096, 4096)];
+    let mut shapes = o
+        .shapes
+        .clone()
+        .unwrap_or_else(|| vec![(768, 768), (3072, 768), (2048, 2048), (4096, 4096)]);
     if o.large {
         shapes.push((11008, 4096));
     }

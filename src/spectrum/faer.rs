@@ -2,7 +2,7 @@
 //! `faer`: the same route as [`super::Lapack`] (blocked Gram matrix of the smaller side in f64,
 //! then a symmetric eigensolver without vectors), single-threaded like BLAS in the workers.
 //!
-//! It is not the default: `examples/bench_eigen.rs` measured it 1.5-3x slower than OpenBLAS's
+//! It is not the default: `examples/bench_eigen.rs` measured it 1.3-2.1x slower than OpenBLAS's
 //! LAPACK on this project's machines (README, "Performance"), and it takes minutes to compile.
 //! It exists so the choice stays measurable and so a build could drop the system library.
 
@@ -50,11 +50,7 @@ fn gram_lower(w: &MatrixRef<'_>) -> Mat<f64> {
             }
         }
         let a = MatRef::from_column_major_slice(buf, k, b);
-        let beta = if s0 == 0 {
-            Accum::Replace
-        } else {
-            Accum::Add
-        };
+        let beta = if s0 == 0 { Accum::Replace } else { Accum::Add };
         matmul(
             g.as_mut(),
             BlockStructure::TriangularLower,
@@ -156,8 +152,7 @@ mod tests {
         assert!((ev[0] - 25.0).abs() < 1e-12);
         let e: [f64; 0] = [];
         assert!(
-            Faer
-                .eigenvalues(&MatrixRef::from_f64(&e, 0, 3))
+            Faer.eigenvalues(&MatrixRef::from_f64(&e, 0, 3))
                 .unwrap()
                 .is_empty()
         );

@@ -38,7 +38,8 @@ pub struct Lapack {
 
 impl Default for Lapack {
     fn default() -> Self {
-        // PERFORMANCE.md: the two-stage reduction wins from about 2048 up.
+        // The two-stage reduction wins from about 2048 up (PERFORMANCE.md, Xeon); on Zen 3
+        // the crossover is between 2048 and 2304 (README "Performance", bench_eigen).
         Lapack {
             two_stage_from: 2048,
         }
