@@ -257,21 +257,13 @@ pub fn linear(layer: &LayerResult, label: &str) -> Option<MarkedHistogram> {
         .copied()
         .filter(|v| v.is_finite())
         .collect();
-    if x.is_empty() {
-        return None;
-    }
-    let (lo, hi) = min_max(&x);
-    let hist = bins::histogram(
-        &x,
-        bins::linear_edges(lo, hi, bins::rice_bins(x.len())),
-        x.len() as u64,
-    );
-    Some(MarkedHistogram {
-        title: format!("{label}: ESD (linear)"),
-        xlabel: "eigenvalue".into(),
-        hist,
-        markers: fit_markers(layer, |v| v),
-    })
+    marked(
+        x,
+        layer,
+        format!("{label}: ESD (linear)"),
+        "eigenvalue",
+        |v| v,
+    )
 }
 
 /// The ESD of log10(lambda) (eigenvalues above [`LOG_THRESHOLD`]) with log10(xmin) and
@@ -281,6 +273,24 @@ pub fn loglin(layer: &LayerResult, label: &str) -> Option<MarkedHistogram> {
         .into_iter()
         .map(f64::log10)
         .collect();
+    marked(
+        x,
+        layer,
+        format!("{label}: ESD (log10 eigenvalue)"),
+        "log10 eigenvalue",
+        f64::log10,
+    )
+}
+
+/// A linear-binned histogram of `x` with the fit's xmin/xmax mapped by `map` as markers;
+/// `None` when `x` is empty.
+fn marked(
+    x: Vec<f64>,
+    layer: &LayerResult,
+    title: String,
+    xlabel: &str,
+    map: fn(f64) -> f64,
+) -> Option<MarkedHistogram> {
     if x.is_empty() {
         return None;
     }
@@ -291,10 +301,10 @@ pub fn loglin(layer: &LayerResult, label: &str) -> Option<MarkedHistogram> {
         x.len() as u64,
     );
     Some(MarkedHistogram {
-        title: format!("{label}: ESD (log10 eigenvalue)"),
-        xlabel: "log10 eigenvalue".into(),
+        title,
+        xlabel: xlabel.into(),
         hist,
-        markers: fit_markers(layer, f64::log10),
+        markers: fit_markers(layer, map),
     })
 }
 
