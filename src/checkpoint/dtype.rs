@@ -83,6 +83,16 @@ pub fn safetensors_bits(name: &str) -> Option<usize> {
     })
 }
 
+/// Bytes a tensor of `shape` needs at `bits` per element (rounded up to whole bytes), or
+/// `None` when that overflows the address space.
+pub fn storage_bytes(shape: &[usize], bits: usize) -> Option<usize> {
+    shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .and_then(|numel| numel.checked_mul(bits))
+        .map(|b| b.div_ceil(8))
+}
+
 impl fmt::Display for FloatDtype {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -6,7 +6,7 @@
 //! checked against the file before any tensor byte is handed out, so later code can index the
 //! returned slices without bounds surprises.
 
-use super::dtype::safetensors_bits;
+use super::dtype::{safetensors_bits, storage_bytes};
 use super::ordered::OrderedMap;
 use crate::error::{Error, Result};
 use memmap2::Mmap;
@@ -137,12 +137,7 @@ pub(crate) fn parse_header(path: &Path, bytes: &[u8]) -> Result<Vec<RawTensor>> 
             ));
         }
         if let Some(bits) = safetensors_bits(&dtype) {
-            let expected = shape
-                .iter()
-                .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-                .and_then(|numel| numel.checked_mul(bits))
-                .map(|b| b.div_ceil(8));
-            match expected {
+            match storage_bytes(&shape, bits) {
                 None => {
                     return Err(tensor_err(
                         path,

@@ -1,5 +1,6 @@
 //! Safetensors checkpoints: one file, a folder with `model.safetensors.index.json`, or a folder
-//! of `*.safetensors` files; memory-mapped, one tensor read at a time.
+//! of `*.safetensors` files; memory-mapped, one tensor read at a time. Tensors already in
+//! memory (a Python `state_dict`) make a checkpoint too: [`Checkpoint::from_memory`].
 //!
 //! [`Checkpoint::open`] maps every file and validates every header up front (a bad byte range
 //! is an error naming the file and tensor, never a panic later), but reads no tensor data:
@@ -17,12 +18,15 @@
 pub mod dtype;
 mod header;
 pub mod inspect;
+mod memory;
 mod ordered;
 
 use crate::error::{Error, Result};
 use dtype::FloatDtype;
 use header::{ShardFile, open_shard};
-use memmap2::{Mmap, UncheckedAdvice};
+use memmap2::UncheckedAdvice;
+use memory::Storage;
+pub use memory::{MemoryTensor, TensorData};
 use ordered::OrderedMap;
 use std::collections::HashMap;
 use std::ops::Range;
@@ -66,13 +70,15 @@ pub enum Layout {
     Index(PathBuf),
     /// A folder of `.safetensors` files without index.
     Folder,
+    /// Tensors in memory ([`Checkpoint::from_memory`]).
+    Memory,
 }
 
 /// An open, validated, memory-mapped checkpoint.
 pub struct Checkpoint {
     source: PathBuf,
     layout: Layout,
-    files: Vec<(PathBuf, Mmap)>,
+    files: Vec<(PathBuf, Storage)>,
     tensors: Vec<TensorInfo>,
 }
 
@@ -146,7 +152,10 @@ impl Checkpoint {
         Checkpoint {
             source: source.to_path_buf(),
             layout,
-            files: shards.into_iter().map(|f| (f.path, f.mmap)).collect(),
+            files: shards
+                .into_iter()
+                .map(|f| (f.path, Storage::Mapped(f.mmap)))
+                .collect(),
             tensors,
         }
     }
@@ -161,7 +170,8 @@ impl Checkpoint {
         &self.layout
     }
 
-    /// Paths of the files, indexed by [`TensorInfo::shard`].
+    /// Paths of the files, indexed by [`TensorInfo::shard`] (in memory: one entry per tensor,
+    /// each the source name).
     pub fn files(&self) -> impl ExactSizeIterator<Item = &Path> {
         self.files.iter().map(|(p, _)| p.as_path())
     }
@@ -180,15 +190,16 @@ impl Checkpoint {
     /// `prod(shape) * dtype size` bytes for known dtypes).
     pub fn tensor_bytes(&self, idx: usize) -> Result<&[u8]> {
         let t = self.tensor(idx)?;
-        let map = &self.files[t.shard].1;
-        map.get(t.byte_range.clone()).ok_or_else(|| Error::Tensor {
+        let data = self.files[t.shard].1.bytes();
+        data.get(t.byte_range.clone()).ok_or_else(|| Error::Tensor {
             path: t.path.clone(),
             tensor: t.name.clone(),
             reason: format!("byte range {:?} outside the mapped file", t.byte_range),
         })
     }
 
-    /// Drops the resident pages of tensor `idx` (`madvise(MADV_DONTNEED)`), so streaming a
+    /// Drops the resident pages of tensor `idx` of a file (`madvise(MADV_DONTNEED)`; nothing
+    /// for a tensor in memory, which belongs to its owner), so streaming a
     /// checkpoint larger than memory keeps resident memory at about one tensor. Best effort:
     /// the kernel may keep the file in its page cache, which is reclaimable and not ours.
     /// Pages shared with the neighbouring tensors are dropped too and simply read again if
@@ -200,7 +211,9 @@ impl Checkpoint {
         if t.byte_range.is_empty() {
             return;
         }
-        let map = &self.files[t.shard].1;
+        let Some(map) = self.files[t.shard].1.mapped() else {
+            return; // memory belongs to its owner
+        };
         // SAFETY: memmap2's `Mmap::map` creates a read-only MAP_SHARED mapping of the file.
         // For such a mapping MADV_DONTNEED only unmaps the pages; the next access faults them
         // back in from the file with identical contents (Linux madvise(2): "repopulating the
