@@ -149,7 +149,10 @@ mod tests {
         let e = Checkpoint::from_memory("<sd>", vec![tensor("w", "BF16", &[2, 2], vec![0; 6])])
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "<sd>: tensor 'w': shape [2, 2] of dtype BF16 needs 8 bytes, 6 given");
+        assert_eq!(
+            e,
+            "<sd>: tensor 'w': shape [2, 2] of dtype BF16 needs 8 bytes, 6 given"
+        );
         let e = Checkpoint::from_memory(
             "<sd>",
             vec![
