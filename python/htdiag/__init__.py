@@ -185,7 +185,9 @@ def _row_keys(details):
 
 
 def _is_missing(x):
-    return x is None or x != x or type(x).__name__ in ("NAType", "NaTType")
+    if x is None or type(x).__name__ in ("NAType", "NaTType"):  # pandas' NA is not a bool
+        return True
+    return x != x
 
 
 def report(result, path):

@@ -22,4 +22,8 @@ def make(progress):
             bar.set_postfix_str(str(value), refresh=False)
             bar.update(1)
 
-    return callback, bar.close
+    def close():
+        bar.refresh()  # draw the final count, which the rate limit may have skipped
+        bar.close()
+
+    return callback, close

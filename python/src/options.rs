@@ -36,12 +36,10 @@ fn get<'py, T: FromPyObjectOwned<'py>>(
     default: T,
 ) -> PyResult<T> {
     match d.get_item(key)? {
-        Some(v) if !v.is_none() => v
-            .extract::<T>()
-            .map_err(|e| {
-                let e: PyErr = e.into();
-                invalid(d.py(), format!("{key}={}: {}", repr(&v), e.value(d.py())))
-            }),
+        Some(v) if !v.is_none() => v.extract::<T>().map_err(|e| {
+            let e: PyErr = e.into();
+            invalid(d.py(), format!("{key}={}: {}", repr(&v), e.value(d.py())))
+        }),
         _ => Ok(default),
     }
 }
