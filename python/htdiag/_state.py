@@ -29,21 +29,9 @@ _NUMPY = {
     "bool": "BOOL",
 }
 
-# torch dtype name (str(dtype) without "torch.") -> safetensors dtype name.
-_TORCH = {
-    "float64": "F64",
-    "float32": "F32",
-    "float16": "F16",
-    "bfloat16": "BF16",
-    "int64": "I64",
-    "int32": "I32",
-    "int16": "I16",
-    "int8": "I8",
-    "uint8": "U8",
-    "bool": "BOOL",
-    "float8_e4m3fn": "F8_E4M3",
-    "float8_e5m2": "F8_E5M2",
-}
+# torch dtype name (str(dtype) without "torch.") -> safetensors dtype name: numpy's names,
+# plus the float8 types numpy lacks.
+_TORCH = dict(_NUMPY, float8_e4m3fn="F8_E4M3", float8_e5m2="F8_E5M2")
 
 
 def is_state_dict(obj):
