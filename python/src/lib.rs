@@ -31,8 +31,7 @@ fn open(py: Python<'_>, source: &Bound<'_, PyAny>) -> PyResult<Checkpoint> {
             .detach(|| Checkpoint::open(&path))
             .map_err(|e| to_py(py, e));
     }
-    let (name, tensors) = source.extract()?;
-    let name: String = name;
+    let (name, tensors): (String, Vec<_>) = source.extract()?;
     state::checkpoint(py, &name, tensors)
 }
 

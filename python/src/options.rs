@@ -94,7 +94,7 @@ pub fn options(d: &Bound<'_, PyDict>, tensors: &[TensorInfo]) -> PyResult<Analyz
     };
     let xmin_window: Option<(f64, f64)> = get(d, "xmin_window", None)?;
     if let Some((lo, hi)) = xmin_window
-        && !(lo <= hi)
+        && (lo > hi || lo.is_nan() || hi.is_nan())
     {
         return Err(invalid(
             py,
