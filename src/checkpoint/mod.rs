@@ -17,6 +17,7 @@
 pub mod dtype;
 mod header;
 pub mod inspect;
+pub mod mixed;
 mod ordered;
 
 use crate::error::{Error, Result};
