@@ -426,14 +426,19 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
     // Legends sit outside the data area: in every drawn plot, each legend text ends above the
     // top of the clipped data rectangle.
     let overlaps = d.script(
-        "var bad=[];document.querySelectorAll('#lp-grid svg').forEach(function(svg){\
+        "var bad=[],above=0;document.querySelectorAll('#lp-grid svg').forEach(function(svg){\
            var clip=svg.querySelector('clipPath rect');var top=+clip.getAttribute('y');\
            svg.querySelectorAll(':scope > text').forEach(function(t){\
              if(t.getAttribute('text-anchor')==='end'||t.hasAttribute('transform'))return;\
              var b=t.getBBox();var y=b.y+b.height;\
-             if(b.y>20&&y>top&&b.y<top){bad.push(t.textContent);} });});return bad;",
+             if(b.y>20&&b.y<top){above++;if(y>top)bad.push(t.textContent);} });});return [bad,above];",
     );
-    assert_eq!(overlaps, json!([]), "legend text over the data area");
+    assert_eq!(overlaps[0], json!([]), "legend text over the data area");
+    assert!(
+        overlaps[1].as_u64().unwrap() >= 6,
+        "legend texts found above the data: {}",
+        overlaps[1]
+    );
     // The per-layer plots include the CCDF with its fitted line.
     let titles = d.script(
         "return [].map.call(document.querySelectorAll('#lp-grid svg > title'),function(t){return t.textContent;});",

@@ -62,6 +62,15 @@ pub fn series<DB: DrawingBackend>(
     // Every k-th name, so that names are at least NAME_PITCH pixels apart.
     let room = w.saturating_sub(100).max(1);
     let step = (n as u32 * NAME_PITCH).div_ceil(room).max(1) as usize;
+    let style: TextStyle = (FAMILY, TICK_PX - 2).into_font().into();
+    // The label area fits the longest name shown (at most NAME_WIDTH).
+    let longest = (0..s.names.len())
+        .step_by(step)
+        .filter_map(|i| area.estimate_text_size(axis_name(&s.names[i]), &style).ok())
+        .map(|sz| sz.0)
+        .max()
+        .unwrap_or(0)
+        .min(NAME_WIDTH);
     let no_ticks = |_: &f64| String::new();
     let xdesc = if step > 1 {
         format!("layer (every {step}th name shown)")
@@ -71,13 +80,12 @@ pub fn series<DB: DrawingBackend>(
     let spec = AxisSpec {
         xdesc: &xdesc,
         ydesc: s.ylabel.as_str(),
-        x_area: NAME_WIDTH + 30,
+        x_area: longest + 40,
         x_format: Some(&no_ticks),
         x_labels: 0,
     };
     let mut chart = axes(&area, x0..x1, y0..y1, &spec)?;
     // Layer names under the axis, rotated to read downwards.
-    let style: TextStyle = (FAMILY, TICK_PX - 2).into_font().into();
     let down = style
         .transform(FontTransform::Rotate90)
         .pos(Pos::new(HPos::Left, VPos::Center));
