@@ -417,3 +417,18 @@ fn every_subcommand_has_examples_in_its_help() {
         "{help}"
     );
 }
+
+#[test]
+fn env_lists_gpu_adapters_without_driver_noise() {
+    let out = htdiag()
+        .arg("env")
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("GPU adapters (wgpu)"), "{stdout}");
+    assert!(stdout.contains("one BLAS thread inside each"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
+}

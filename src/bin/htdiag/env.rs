@@ -53,3 +53,18 @@ pub fn run(_args: Args) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// Keeps the Vulkan loader's window-system probe quiet: Mesa's drivers try a Wayland
+/// connection while wgpu enumerates adapters, and libwayland prints "XDG_RUNTIME_DIR is
+/// invalid or not set" (twice) when that variable is missing, on runs that succeed. htdiag
+/// never opens a window, so pointing an unset or invalid variable at the temp folder (where
+/// no compositor socket exists) only silences the probe.
+pub fn quiet_window_system_probe() {
+    let valid = std::env::var_os("XDG_RUNTIME_DIR")
+        .is_some_and(|d| std::path::Path::new(&d).is_dir());
+    if !valid {
+        // SAFETY: called first thing in `main`, before any thread exists, so no other thread
+        // can read the environment concurrently (std::env::set_var's requirement).
+        unsafe { std::env::set_var("XDG_RUNTIME_DIR", std::env::temp_dir()) };
+    }
+}

@@ -59,6 +59,7 @@ enum Command {
 }
 
 fn main() -> std::process::ExitCode {
+    env::quiet_window_system_probe();
     let argv: Vec<String> = std::env::args().skip(1).collect();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
