@@ -1,6 +1,7 @@
 //! Views of the canonical [`AnalysisResult`](crate::result::AnalysisResult): every output
 //! format is a function of it, and none recomputes a spectrum.
 
+pub mod allocation;
 pub mod bins;
 pub mod compare_data;
 pub mod compare_html;
