@@ -49,11 +49,15 @@ def tail_fit(l, i):
 
 def mid(l):
     i = len(l) // 2
+    if l[i] <= 0:
+        return None  # log(0) in the tail: alpha is NaN
     a, d = tail_fit(l, i)
     return a, d, l[i]
 
 
 def peak(l):
+    if l[0] <= 0:
+        return None  # log10(0): torch.histc refuses the range
     h = np.log10(l)
     lo, hi = h[0], h[-1]
     pos = ((h - lo) * f32(100) / (hi - lo)).astype(np.int64)
@@ -99,13 +103,14 @@ def main():
             res = json.load(open(out))
             for row in res["layers"]:
                 l = their_eigenvalues(row["eigenvalues"])
-                a, dd, xmin = est(l)
+                got = est(l)
                 fit = row.get("fit") or {}
                 ours = fit.get("alpha")
-                if row["status"] != "success":
+                if got is None or row["status"] != "success":
                     print(f"{rules:13s} {row['name']:32s} htdiag: {row['status']}: {row.get('message')}"
-                          f"; numpy alpha {a}")
+                          f"; numpy: {'fails' if got is None else got}")
                     continue
+                a, dd, xmin = got
                 ra = abs(float(ours) - float(a)) / abs(float(a))
                 rd = abs(float(fit["D"]) - float(dd)) / max(abs(float(dd)), 1e-30)
                 same = float(fit["xmin"]) == float(xmin)

@@ -104,10 +104,10 @@ pub(super) fn allocate(
         })
     };
     if !rows.is_empty() {
-        exclude(rows.remove(0), "first layer (their remove_first_layer)".into());
+        exclude(rows.remove(0), "first layer: their remove_first_layer".into());
     }
     if let Some(r) = rows.pop() {
-        exclude(r, "last layer (their remove_last_layer)".into());
+        exclude(r, "last layer: their remove_last_layer".into());
     }
     rows.retain(|r| {
         let keep = r.num_evals >= o.min_evals;
@@ -115,7 +115,7 @@ pub(super) fn allocate(
             exclude(
                 r,
                 format!(
-                    "{} eigenvalues < {} (their eigs_thresh)",
+                    "{} eigenvalues < {}: their eigs_thresh",
                     r.num_evals, o.min_evals
                 ),
             );
