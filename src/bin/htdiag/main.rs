@@ -7,6 +7,7 @@ mod compare;
 mod env;
 mod inspect;
 mod merge;
+mod open;
 mod regularize;
 mod report;
 mod train;
