@@ -31,7 +31,11 @@ fn dequantized_values_equal_llama_cpp_reference() {
     }
     let q = g.find("blk.0.q4_k.weight").unwrap();
     assert_eq!(g.tensors()[q].dtype, "Q4_K");
-    assert_eq!(g.tensors()[q].shape, [12, 512], "ggml ne [512, 12] reversed");
+    assert_eq!(
+        g.tensors()[q].shape,
+        [12, 512],
+        "ggml ne [512, 12] reversed"
+    );
 }
 
 #[test]
@@ -41,7 +45,11 @@ fn analysis_matches_and_unknown_types_are_skipped_by_name() {
     let opts = AnalyzeOptions::default();
     let ga = analyze(&g, &opts, &Silent, None).unwrap();
     let ra = analyze(&r, &opts, &Silent, None).unwrap();
-    let skipped_iq: Vec<_> = ga.skipped.iter().filter(|s| s.name.contains("iq4_nl")).collect();
+    let skipped_iq: Vec<_> = ga
+        .skipped
+        .iter()
+        .filter(|s| s.name.contains("iq4_nl"))
+        .collect();
     assert_eq!(skipped_iq.len(), 1);
     assert_eq!(skipped_iq[0].reason, "dtype IQ4_NL is not a float");
     let gcsv: String = to_csv(&ga)
@@ -64,7 +72,10 @@ fn inspect_shows_ggml_types_and_quantized_sizes() {
     let q = rows.iter().find(|r| r.name == "blk.0.q6_k.weight").unwrap();
     assert_eq!(q.dtype, "Q6_K");
     assert_eq!(q.bytes, 12 * 2 * 210, "two 256-blocks per 512-row");
-    let iq = rows.iter().find(|r| r.name == "blk.0.iq4_nl.weight").unwrap();
+    let iq = rows
+        .iter()
+        .find(|r| r.name == "blk.0.iq4_nl.weight")
+        .unwrap();
     assert_eq!((iq.dtype.as_str(), iq.parameters), ("IQ4_NL", 16 * 64));
     let p = plan(g.tensors(), &PlanOptions::default());
     assert!(p.layers.iter().any(|l| l.name == "blk.0.q2_k.weight"));

@@ -21,10 +21,18 @@ fn csv(ckpt: &Checkpoint) -> String {
 
 /// Every tensor of `ckpt` has the name, shape, dtype and bytes of the reference's.
 fn same_tensors(ckpt: &Checkpoint, reference: &Checkpoint) {
-    let names = |c: &Checkpoint| c.tensors().iter().map(|t| t.name.clone()).collect::<Vec<_>>();
+    let names = |c: &Checkpoint| {
+        c.tensors()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(names(ckpt), names(reference));
     for (i, (a, b)) in ckpt.tensors().iter().zip(reference.tensors()).enumerate() {
-        assert_eq!((&a.shape, &a.dtype, a.float_dtype), (&b.shape, &b.dtype, b.float_dtype));
+        assert_eq!(
+            (&a.shape, &a.dtype, a.float_dtype),
+            (&b.shape, &b.dtype, b.float_dtype)
+        );
         assert_eq!(
             ckpt.tensor_bytes(i).unwrap(),
             reference.tensor_bytes(i).unwrap(),
@@ -39,7 +47,11 @@ fn every_torch_format_matches_safetensors_byte_for_byte() {
     let reference = Checkpoint::open(data("torch_reference.safetensors")).unwrap();
     let expect = csv(&reference);
     // The fixture analyses 9 weights (dense, conv, shared storages, strided views, f16/bf16/f64).
-    assert_eq!(expect.lines().filter(|l| l.contains(",ok,")).count(), 9, "{expect}");
+    assert_eq!(
+        expect.lines().filter(|l| l.contains(",success,")).count(),
+        9,
+        "{expect}"
+    );
     for file in [
         "torch_zip.pt",
         "torch_zip_p4.pth",
@@ -74,7 +86,10 @@ fn lightning_checkpoint_uses_state_dict_and_says_so() {
     same_tensors(&ckpt, &reference);
     let note = ckpt.notes().join("\n");
     assert!(note.contains("key 'state_dict'"), "{note}");
-    assert!(note.contains("optimizer_states") && note.contains("--key"), "{note}");
+    assert!(
+        note.contains("optimizer_states") && note.contains("--key"),
+        "{note}"
+    );
     // --key picks another dict; the value is the one written (0.5 everywhere).
     let ema = Checkpoint::open_with(
         data("lightning.ckpt"),
@@ -102,7 +117,10 @@ fn lightning_checkpoint_uses_state_dict_and_says_so() {
     )
     .unwrap_err()
     .to_string();
-    assert!(err.contains("no key 'nope'") && err.contains("state_dict"), "{err}");
+    assert!(
+        err.contains("no key 'nope'") && err.contains("state_dict"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -110,7 +128,10 @@ fn inspect_lists_pickle_tensors() {
     let ckpt = Checkpoint::open(data("torch_zip.pt")).unwrap();
     let rows = htdiag::checkpoint::inspect::inspect(&ckpt);
     let t = rows.iter().find(|r| r.name == "fc1_t.weight").unwrap();
-    assert_eq!((t.dtype.as_str(), t.shape.as_slice()), ("F32", &[24, 16][..]));
+    assert_eq!(
+        (t.dtype.as_str(), t.shape.as_slice()),
+        ("F32", &[24, 16][..])
+    );
     assert_eq!(t.bytes, 24 * 16 * 4);
     assert_eq!(t.file, "torch_zip.pt");
 }

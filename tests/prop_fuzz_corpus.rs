@@ -14,7 +14,11 @@ fn replay_with(dir: &Path, property: &dyn Fn(&Path, &[u8])) -> usize {
     };
     let scratch = tempfile::tempdir().unwrap();
     let mut n = 0;
-    let mut files: Vec<_> = rd.flatten().map(|e| e.path()).filter(|p| p.is_file()).collect();
+    let mut files: Vec<_> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     for p in files {
         let data = std::fs::read(&p).unwrap();
@@ -41,7 +45,10 @@ fn torch_and_gguf_corpora_hold() {
     for (target, file) in [("torch_open", "model.pt"), ("gguf_open", "model.gguf")] {
         let property = |d: &Path, data: &[u8]| check::check_file(d, file, data);
         let n = replay_with(&root.join("corpus").join(target), &property);
-        assert!(n >= 2, "the committed {target} corpus is missing ({n} files)");
+        assert!(
+            n >= 2,
+            "the committed {target} corpus is missing ({n} files)"
+        );
         replay_with(&root.join("regressions").join(target), &property);
     }
 }

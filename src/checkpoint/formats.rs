@@ -43,7 +43,8 @@ pub(crate) fn open_file(path: &Path, key: Option<&str>) -> Result<ShardFile> {
         }
         (tensors, notes)
     } else if looks_like_zip(&mmap) {
-        let f = torch::read_zip(&mmap, key).map_err(|e| fmt_err(format!("PyTorch zip checkpoint: {e}")))?;
+        let f = torch::read_zip(&mmap, key)
+            .map_err(|e| fmt_err(format!("PyTorch zip checkpoint: {e}")))?;
         (f.tensors, f.notes)
     } else if torch::looks_like_legacy(&mmap) {
         let f = torch::read_legacy(&mmap, key)

@@ -34,13 +34,13 @@ mod torch;
 mod zip;
 
 use crate::error::{Error, Result};
-use dtype::FloatDtype;
 use access::Access;
+use dtype::FloatDtype;
 use formats::{TORCH_EXTENSIONS, open_file};
 use header::ShardFile;
-use std::borrow::Cow;
 use memmap2::{Mmap, UncheckedAdvice};
 use ordered::OrderedMap;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -243,9 +243,12 @@ impl Checkpoint {
             tensor: t.name.clone(),
             reason,
         };
-        let raw = map
-            .get(t.byte_range.clone())
-            .ok_or_else(|| err(format!("byte range {:?} outside the mapped file", t.byte_range)))?;
+        let raw = map.get(t.byte_range.clone()).ok_or_else(|| {
+            err(format!(
+                "byte range {:?} outside the mapped file",
+                t.byte_range
+            ))
+        })?;
         access::materialize(&self.access[idx], raw, &t.shape).map_err(err)
     }
 

@@ -91,14 +91,16 @@ pub(crate) fn read_zip(bytes: &[u8], key: Option<&str>) -> Result<TorchFile, Str
         let range = match storages.get(key) {
             Some(r) => r.clone(),
             None => {
-                let e = record(&format!("data/{key}"))
-                    .ok_or_else(|| format!("tensor '{name}': storage record data/{key} is missing"))?;
+                let e = record(&format!("data/{key}")).ok_or_else(|| {
+                    format!("tensor '{name}': storage record data/{key} is missing")
+                })?;
                 let r = stored(e).map_err(|m| format!("tensor '{name}': {m}"))?;
                 storages.insert(key, r.clone());
                 r
             }
         };
-        tensors.push(view(name, t, range, big_endian).map_err(|m| format!("tensor '{name}': {m}"))?);
+        tensors
+            .push(view(name, t, range, big_endian).map_err(|m| format!("tensor '{name}': {m}"))?);
     }
     Ok(TorchFile {
         notes: key_note(&sel).into_iter().collect(),
@@ -110,7 +112,8 @@ pub(crate) fn read_zip(bytes: &[u8], key: Option<&str>) -> Result<TorchFile, Str
 pub(crate) fn read_legacy(bytes: &[u8], key: Option<&str>) -> Result<TorchFile, String> {
     let mut at = 0;
     let mut next = |what: &str| -> Result<Pickle, String> {
-        let p = pickle::load(&bytes[at..]).map_err(|e| format!("{what} pickle at byte {at}: {e}"))?;
+        let p =
+            pickle::load(&bytes[at..]).map_err(|e| format!("{what} pickle at byte {at}: {e}"))?;
         at += p.end;
         Ok(p)
     };
@@ -165,9 +168,12 @@ pub(crate) fn read_legacy(bytes: &[u8], key: Option<&str>) -> Result<TorchFile, 
         .tensors
         .iter()
         .map(|(name, t)| {
-            let r = ranges
-                .get(&*t.storage.key)
-                .ok_or_else(|| format!("tensor '{name}': storage '{}' is not in the file", t.storage.key))?;
+            let r = ranges.get(&*t.storage.key).ok_or_else(|| {
+                format!(
+                    "tensor '{name}': storage '{}' is not in the file",
+                    t.storage.key
+                )
+            })?;
             view(name, t, r.clone(), big_endian).map_err(|m| format!("tensor '{name}': {m}"))
         })
         .collect::<Result<_, _>>()?;
@@ -249,7 +255,9 @@ fn view(name: &str, t: &TensorRef, storage: Range<usize>, swap: bool) -> Result<
         .shape
         .iter()
         .zip(&t.stride)
-        .try_fold(t.offset, |a, (&d, &s)| (d - 1).checked_mul(s).and_then(|x| a.checked_add(x)))
+        .try_fold(t.offset, |a, (&d, &s)| {
+            (d - 1).checked_mul(s).and_then(|x| a.checked_add(x))
+        })
         .ok_or("strides overflow")?;
     if last >= avail {
         return Err(format!(

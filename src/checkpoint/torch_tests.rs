@@ -6,7 +6,9 @@ use crate::checkpoint::pickle::value::StorageDtype;
 use std::rc::Rc;
 
 fn fixture(name: &str) -> Vec<u8> {
-    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/formats").join(name);
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/data/formats")
+        .join(name);
     std::fs::read(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
@@ -18,16 +20,24 @@ fn zip_and_legacy_list_the_same_views() {
     let zt = read_zip(&z, None).unwrap().tensors;
     let lt = read_legacy(&l, None).unwrap().tensors;
     let names: Vec<&str> = zt.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names[..3], ["features.0.weight", "features.0.bias", "fc1.weight"]);
+    assert_eq!(
+        names[..3],
+        ["features.0.weight", "features.0.bias", "fc1.weight"]
+    );
     assert_eq!(zt.len(), lt.len());
     for (a, b) in zt.iter().zip(&lt) {
-        assert_eq!((&a.name, &a.dtype, &a.shape, &a.access), (&b.name, &b.dtype, &b.shape, &b.access));
+        assert_eq!(
+            (&a.name, &a.dtype, &a.shape, &a.access),
+            (&b.name, &b.dtype, &b.shape, &b.access)
+        );
         assert_eq!(z[a.range.clone()], l[b.range.clone()], "{}", a.name);
     }
     let by = |n: &str| zt.iter().find(|t| t.name == n).unwrap();
     // The transpose reads the same bytes as fc1.weight, through strides.
     assert_eq!(by("fc1_t.weight").range, by("fc1.weight").range);
-    assert!(matches!(&by("fc1_t.weight").access, Access::Strided { strides, .. } if strides == &[1, 24]));
+    assert!(
+        matches!(&by("fc1_t.weight").access, Access::Strided { strides, .. } if strides == &[1, 24])
+    );
     // a and b share one storage: adjacent ranges in the same record.
     assert_eq!(by("a.weight").range.end, by("b.weight").range.start);
     assert_eq!(by("fc3.weight").float_dtype, Some(FloatDtype::BF16));
@@ -38,7 +48,10 @@ fn zip_and_legacy_list_the_same_views() {
 fn tref(numel: u64, offset: u64, shape: &[u64], stride: &[u64]) -> TensorRef {
     TensorRef {
         storage: Rc::new(StorageRef {
-            dtype: StorageDtype { name: "F32", size: 4 },
+            dtype: StorageDtype {
+                name: "F32",
+                size: 4,
+            },
             key: "0".into(),
             numel,
             view_offset: 0,
@@ -57,7 +70,12 @@ fn views_outside_their_storage_are_refused() {
     assert!(e.contains("reads element 6"), "{e}");
     let e = view("w", &tref(6, 0, &[4, 3], &[0, 1]), 100..124, false).unwrap_err();
     assert!(e.contains("stride-0"), "{e}");
-    let e = view("w", &tref(6, 0, &[1 << 40, 1 << 40], &[1 << 40, 1]), 100..124, false);
+    let e = view(
+        "w",
+        &tref(6, 0, &[1 << 40, 1 << 40], &[1 << 40, 1]),
+        100..124,
+        false,
+    );
     assert!(e.is_err());
     let empty = view("w", &tref(6, 9, &[0, 3], &[3, 1]), 100..124, false).unwrap();
     assert!(empty.range.is_empty());

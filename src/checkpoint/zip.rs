@@ -85,7 +85,10 @@ pub(crate) fn entries(bytes: &[u8]) -> Result<Vec<ZipEntry>, String> {
 /// The end-of-central-directory record: searched backwards over the comment (at most 64 KiB).
 fn find_eocd(bytes: &[u8]) -> Result<usize, String> {
     if bytes.len() < 22 {
-        return Err(format!("{} bytes is too short for a zip archive", bytes.len()));
+        return Err(format!(
+            "{} bytes is too short for a zip archive",
+            bytes.len()
+        ));
     }
     let lowest = bytes.len().saturating_sub(22 + 65535);
     (lowest..=bytes.len() - 22)
@@ -118,7 +121,9 @@ fn central_entry(bytes: &[u8], at: usize, cd_end: usize) -> Result<(ZipEntry, us
     while extra.len() >= 4 {
         let tag = u16_at(extra, 0).unwrap_or(0);
         let len = usize::from(u16_at(extra, 2).unwrap_or(0));
-        let body = extra.get(4..4 + len).ok_or("extra field runs past its header")?;
+        let body = extra
+            .get(4..4 + len)
+            .ok_or("extra field runs past its header")?;
         if tag == 1 {
             let mut k = 0;
             for field in [&mut usize_, &mut csize, &mut local] {

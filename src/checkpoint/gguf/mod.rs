@@ -58,10 +58,14 @@ impl<'a> Reader<'a> {
         Ok(s)
     }
     fn u32(&mut self, what: &str) -> R<u32> {
-        Ok(u32::from_le_bytes(self.take(4, what)?.try_into().unwrap_or([0; 4])))
+        Ok(u32::from_le_bytes(
+            self.take(4, what)?.try_into().unwrap_or([0; 4]),
+        ))
     }
     fn u64(&mut self, what: &str) -> R<u64> {
-        Ok(u64::from_le_bytes(self.take(8, what)?.try_into().unwrap_or([0; 8])))
+        Ok(u64::from_le_bytes(
+            self.take(8, what)?.try_into().unwrap_or([0; 8]),
+        ))
     }
     fn string(&mut self, what: &str) -> R<String> {
         let n = self.u64(what)?;
@@ -121,7 +125,11 @@ pub(crate) fn parse(bytes: &[u8]) -> R<(Vec<RawTensor>, GgufInfo)> {
     let version = r.u32("version")?;
     match version {
         2 | 3 => {}
-        1 => return Err("GGUF version 1 is not supported (re-convert with a current llama.cpp)".into()),
+        1 => {
+            return Err(
+                "GGUF version 1 is not supported (re-convert with a current llama.cpp)".into(),
+            );
+        }
         v if (2..=3).contains(&v.swap_bytes()) => {
             return Err("big-endian GGUF files are not supported".into());
         }
@@ -154,7 +162,9 @@ pub(crate) fn parse(bytes: &[u8]) -> R<(Vec<RawTensor>, GgufInfo)> {
         }
     }
     if alignment == 0 || !alignment.is_power_of_two() {
-        return Err(format!("general.alignment {alignment} is not a power of two"));
+        return Err(format!(
+            "general.alignment {alignment} is not a power of two"
+        ));
     }
     let mut infos = Vec::with_capacity(n_tensors as usize);
     let mut names = HashSet::new();
@@ -162,7 +172,9 @@ pub(crate) fn parse(bytes: &[u8]) -> R<(Vec<RawTensor>, GgufInfo)> {
         let name = r.string("tensor name")?;
         let n_dims = r.u32("tensor dims")?;
         if n_dims > MAX_DIMS {
-            return Err(format!("tensor '{name}' has {n_dims} dimensions (ggml allows {MAX_DIMS})"));
+            return Err(format!(
+                "tensor '{name}' has {n_dims} dimensions (ggml allows {MAX_DIMS})"
+            ));
         }
         let ne = (0..n_dims)
             .map(|_| r.u64("tensor dims"))
@@ -225,7 +237,9 @@ fn tensor(
         return Ok((ty.name(), None, shape, at..at, Access::Direct));
     };
     if offset % alignment != 0 {
-        return Err(format!("offset {offset} is not a multiple of the alignment {alignment}"));
+        return Err(format!(
+            "offset {offset} is not a multiple of the alignment {alignment}"
+        ));
     }
     let row = ne.first().copied().unwrap_or(1);
     if row % qk as u64 != 0 {

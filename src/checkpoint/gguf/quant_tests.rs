@@ -171,7 +171,11 @@ fn q4_k_and_q5_k_sub_blocks_of_32() {
     let y = deq(12, &b);
     for (e, v) in y.iter().enumerate() {
         let s = e / 32;
-        assert_eq!(*v, d * sc[s] as f32 * nib(e) as f32 - dmin * m[s] as f32, "q4_K {e}");
+        assert_eq!(
+            *v,
+            d * sc[s] as f32 * nib(e) as f32 - dmin * m[s] as f32,
+            "q4_K {e}"
+        );
     }
     let mut b = [f16b(d), f16b(dmin)].concat();
     b.extend(pack_k4(&sc, &m));
@@ -181,7 +185,11 @@ fn q4_k_and_q5_k_sub_blocks_of_32() {
     for (e, v) in y.iter().enumerate() {
         let s = e / 32;
         let q = nib(e) + 16 * ((qh[e % 32] >> s) & 1);
-        assert_eq!(*v, d * sc[s] as f32 * q as f32 - dmin * m[s] as f32, "q5_K {e}");
+        assert_eq!(
+            *v,
+            d * sc[s] as f32 * q as f32 - dmin * m[s] as f32,
+            "q5_K {e}"
+        );
     }
 }
 

@@ -49,7 +49,10 @@ fn file(version: u32) -> Vec<u8> {
 fn header_shapes_and_ranges() {
     let b = file(3);
     let (t, info) = parse(&b).unwrap();
-    assert_eq!((info.version, info.architecture.as_deref()), (3, Some("llama")));
+    assert_eq!(
+        (info.version, info.architecture.as_deref()),
+        (3, Some("llama"))
+    );
     assert_eq!(t[0].name, "w");
     assert_eq!(t[0].shape, [2, 4], "ne reversed");
     assert_eq!(t[0].float_dtype, Some(FloatDtype::F32));

@@ -102,7 +102,9 @@ impl<'a> Machine<'a> {
     }
     fn uint(&mut self, n: u64) -> Step<u64> {
         let s = self.take(n)?;
-        Ok(s.iter().rev().fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
+        Ok(s.iter()
+            .rev()
+            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x)))
     }
     fn line_bytes(&mut self) -> Step<&'a [u8]> {
         let rest = &self.b[self.pos..];
@@ -338,7 +340,8 @@ impl<'a> Machine<'a> {
             }
             0x85..=0x87 => {
                 let n = usize::from(op - 0x84);
-                if self.stack.len() < n || self.marks.last().is_some_and(|&m| m + n > self.stack.len())
+                if self.stack.len() < n
+                    || self.marks.last().is_some_and(|&m| m + n > self.stack.len())
                 {
                     return Err("stack underflow".into());
                 }
@@ -543,8 +546,12 @@ impl<'a> Machine<'a> {
             return Err("_rebuild_tensor arguments are not (storage, offset, size, stride)".into());
         };
         let offset = as_u64(off).ok_or("tensor storage_offset is not a non-negative int")?;
-        let shape = self.u64_tuple(size).ok_or("tensor size is not a tuple of ints")?;
-        let stride = self.u64_tuple(stride).ok_or("tensor stride is not a tuple of ints")?;
+        let shape = self
+            .u64_tuple(size)
+            .ok_or("tensor size is not a tuple of ints")?;
+        let stride = self
+            .u64_tuple(stride)
+            .ok_or("tensor stride is not a tuple of ints")?;
         if shape.len() != stride.len() {
             return Err(format!(
                 "tensor size has {} dims but stride has {}",
@@ -577,9 +584,11 @@ impl<'a> Machine<'a> {
         if tag.as_deref() != Some("storage") {
             return Err("persistent id is not a ('storage', ...) tuple".into());
         }
-        let (Some(Value::Global(Global::StorageClass(dtype))), Some(key), Some(numel)) =
-            (items.get(1), items.get(2).and_then(text), items.get(4).and_then(as_u64))
-        else {
+        let (Some(Value::Global(Global::StorageClass(dtype))), Some(key), Some(numel)) = (
+            items.get(1),
+            items.get(2).and_then(text),
+            items.get(4).and_then(as_u64),
+        ) else {
             return Err("persistent id is not ('storage', class, key, location, numel)".into());
         };
         let mut view_offset = 0;

@@ -124,7 +124,9 @@ pub(crate) fn select(p: &Pickle, key: Option<&str>) -> Result<Selected, String> 
                 .into_iter()
                 .find(|(k, _)| k == part)
                 .map(|(_, v)| v)
-                .ok_or_else(|| format!("--key {path}: no key '{part}' (top-level keys: {})", list()))?;
+                .ok_or_else(|| {
+                    format!("--key {path}: no key '{part}' (top-level keys: {})", list())
+                })?;
         }
         let tensors = tensors_under(p, &v);
         if tensors.is_empty() {

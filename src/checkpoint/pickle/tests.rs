@@ -96,8 +96,14 @@ fn torch_globals_build_tensors() {
     let Value::Tensor(t) = &p.value else {
         panic!("not a tensor: {}", show(&p, &p.value))
     };
-    assert_eq!((t.offset, &t.shape[..], &t.stride[..]), (1, &[2, 2][..], &[3, 1][..]));
-    assert_eq!((&*t.storage.key, t.storage.numel, t.storage.dtype.name), ("0", 6, "F32"));
+    assert_eq!(
+        (t.offset, &t.shape[..], &t.stride[..]),
+        (1, &[2, 2][..], &[3, 1][..])
+    );
+    assert_eq!(
+        (&*t.storage.key, t.storage.numel, t.storage.dtype.name),
+        ("0", 6, "F32")
+    );
 }
 
 #[test]
