@@ -135,3 +135,47 @@ fn inspect_lists_pickle_tensors() {
     assert_eq!(t.bytes, 24 * 16 * 4);
     assert_eq!(t.file, "torch_zip.pt");
 }
+
+#[test]
+fn deflated_archive_is_refused_clearly() {
+    let e = Checkpoint::open(data("torch_zip_deflated.pt"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("torch_zip_deflated.pt") && e.contains("compressed"),
+        "{e}"
+    );
+}
+
+#[test]
+fn cli_key_inspect_and_notes() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_htdiag"))
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let ckpt = data("lightning.ckpt");
+    let (table, notes) = run(&["analyze", ckpt.to_str().unwrap(), "--key", "ema"]);
+    assert!(
+        table.contains("fc1.weight") && !table.contains("fc2.weight"),
+        "{table}"
+    );
+    assert!(notes.contains("key 'ema'"), "{notes}");
+    let gguf = data("model.gguf");
+    let (table, notes) = run(&["inspect", gguf.to_str().unwrap()]);
+    assert!(
+        table.contains("Q4_K") && table.contains("IQ4_NL"),
+        "{table}"
+    );
+    assert!(notes.contains("dequantized"), "{notes}");
+}
