@@ -180,7 +180,7 @@ pub fn run_rows(
             };
             let load = t.elapsed().as_secs_f64();
             for p in task {
-                let r = row::analyze_row(p, bytes, load, opts, solver);
+                let r = row::analyze_row(p, &bytes, load, opts, solver);
                 observer.row_done(&r, row_cost(p));
                 out.lock().unwrap_or_else(|p| p.into_inner()).push(r);
             }

@@ -7,7 +7,6 @@ use std::sync::atomic::AtomicBool;
 use anyhow::{Context, bail};
 use clap::ValueEnum;
 use htdiag::analyze::{AnalyzeOptions, Observer, analyze};
-use htdiag::checkpoint::Checkpoint;
 use htdiag::fit::{FitMethod, FitOptions, FixFingers, SmallN};
 use htdiag::plan::PlanOptions;
 use htdiag::result::{AnalysisResult, LayerResult};
@@ -32,6 +31,10 @@ const DEMO: &[u8] = include_bytes!("../../../assets/mnist-mlp.safetensors");
 pub struct Args {
     /// Checkpoint file or folder (default: the shipped demo checkpoint).
     pub path: Option<PathBuf>,
+    /// In a nested PyTorch checkpoint (Lightning .ckpt, {"model": ...}), the dict key holding
+    /// the tensors ('/' separates nested keys); chosen automatically when omitted.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 
     /// Write the full result (metrics and every eigenvalue) as JSON.
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -274,7 +277,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     }
     let opts = args.options()?;
     let (path, _demo_dir) = resolve(args.path.as_deref())?;
-    let ckpt = Checkpoint::open(&path)?;
+    let ckpt = crate::open::open_checkpoint(&path, args.key.as_deref(), args.quiet)?;
     let progress = Progress::new(args.quiet);
     let cancel = AtomicBool::new(false);
     let mut result = analyze(&ckpt, &opts, &progress, Some(&cancel))?;

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use htdiag::checkpoint::Checkpoint;
 use htdiag::resume::analyze_to_dir;
 use htdiag::shard::ShardSpec;
 use htdiag::spectrum::Lapack;
@@ -45,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         None => ShardSpec::WHOLE,
     };
     let (path, _demo_dir) = resolve(args.path.as_deref())?;
-    let ckpt = Checkpoint::open(&path)?;
+    let ckpt = crate::open::open_checkpoint(&path, args.key.as_deref(), args.quiet)?;
     let cancel = install_ctrlc()?;
     let progress = Progress::new(args.quiet);
     let outcome = analyze_to_dir(

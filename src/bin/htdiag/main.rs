@@ -8,6 +8,7 @@ mod compare;
 mod env;
 mod inspect;
 mod merge;
+mod open;
 mod regularize;
 mod report;
 mod rules_args;
