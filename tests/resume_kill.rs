@@ -16,7 +16,7 @@ use gen_llm::LlamaConfig;
 use htdiag::analyze::{AnalyzeOptions, Silent, analyze};
 use htdiag::checkpoint::Checkpoint;
 use htdiag::report::load::read_result;
-use htdiag::shard::same_results;
+use htdiag::outdir::same_results;
 
 /// Wide enough that one row takes tens of milliseconds, so a run lasts seconds on one thread.
 fn config() -> LlamaConfig {
