@@ -4,6 +4,7 @@
 mod analyze;
 mod analyze_out;
 mod compare;
+mod data_args;
 mod env;
 mod inspect;
 mod merge;
