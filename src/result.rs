@@ -397,6 +397,6 @@ pub struct AnalysisResult {
     pub skipped: Vec<SkippedTensor>,
     /// Model-level means.
     pub summary: Summary,
-    /// Timing totals (not part of equality checks between runs: see `same_numbers`).
+    /// Timing totals (not part of equality checks between runs: see `outdir::same_results`).
     pub timings: RunTimings,
 }

@@ -18,3 +18,7 @@ pub mod png;
 pub mod scan;
 pub mod synthetic;
 pub mod table;
+pub mod training_data;
+pub mod training_draw;
+pub mod training_html;
+pub mod training_text;

@@ -1,12 +1,13 @@
 //! `htdiag analyze --out DIR [--resume] [--shard K/N]`: the streaming, resumable, shardable
-//! code path of `analyze` (the library side is `htdiag::resume` and `htdiag::shard`).
+//! code path of `analyze` (the library side is `htdiag::outdir`; `htdiag::shard` plans the
+//! parts).
 
 use std::io::IsTerminal;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
-use htdiag::resume::analyze_to_dir;
+use htdiag::outdir::analyze_to_dir;
 use htdiag::shard::ShardSpec;
 use htdiag::spectrum::Lapack;
 
@@ -61,7 +62,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let run = match outcome {
         Ok(r) => r,
         Err(htdiag::Error::Interrupted) => {
-            let done = htdiag::resume::OutDir::open(&out)
+            let done = htdiag::outdir::OutDir::open(&out)
                 .and_then(|d| Ok((d.finished()?.len(), d.manifest().rows.len())))
                 .map(|(d, t)| format!("{d} of {t} layers"))
                 .unwrap_or_else(|_| "the finished layers".into());

@@ -5,6 +5,7 @@ mod allocate;
 mod analyze;
 mod analyze_out;
 mod compare;
+mod data_args;
 mod env;
 mod inspect;
 mod merge;
