@@ -28,6 +28,7 @@ mod formats;
 mod gguf;
 mod header;
 pub mod inspect;
+pub mod mixed;
 mod ordered;
 mod pickle;
 mod torch;

@@ -5,8 +5,15 @@ use htdiag::checkpoint::inspect::{InspectRow, inspect};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Arguments of `htdiag inspect`.
+/// Examples of `htdiag inspect`, shown after its `--help`.
+const EXAMPLES: &str = "Examples:
+  htdiag inspect model.safetensors
+  htdiag inspect llama-7b/                     (a sharded folder with its index)
+  htdiag inspect model.safetensors --json | jq '.[] | select(.shape | length == 2) | .name'";
+
+/// List a checkpoint's tensors from its headers alone (instant, whatever the size).
 #[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
     /// A .safetensors, PyTorch (.bin, .pt, .pth, .ckpt) or .gguf file, a shard index
     /// (*.index.json), or a folder of either.
@@ -21,7 +28,7 @@ pub struct Args {
 
 /// Runs `htdiag inspect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let ckpt = crate::open::open_checkpoint(&args.path, args.key.as_deref(), false)?;
+    let ckpt = crate::hints::open_checkpoint(&args.path, args.key.as_deref(), false)?;
     let rows = inspect(&ckpt);
     let mut out = std::io::stdout().lock();
     let written = if args.json {
