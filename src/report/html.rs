@@ -245,6 +245,12 @@ fn layer_table(r: &AnalysisResult) -> String {
 
 /// The report page of `result`, as a string.
 pub fn render_html(result: &AnalysisResult) -> String {
+    render_html_with(result, "")
+}
+
+/// The report page with `extra` sections after the layer table (`htdiag allocate --report`
+/// adds its allocation there: [`super::allocation`]).
+pub fn render_html_with(result: &AnalysisResult, extra: &str) -> String {
     let plots = all_layer_plots(result);
     let data = embed_json(&PageData {
         kind: "analysis",
@@ -252,7 +258,7 @@ pub fn render_html(result: &AnalysisResult) -> String {
     });
     let title = format!("htdiag report: {}", result.source);
     let body = format!(
-        "<header><h1>htdiag report</h1><p>{} &middot; htdiag {} &middot; {} rows, {} skipped</p></header>\n{}\n{}\n{}\n\
+        "<header><h1>htdiag report</h1><p>{} &middot; htdiag {} &middot; {} rows, {} skipped</p></header>\n{}\n{}\n{}\n{}\n\
          <section id=\"layer-plots\" hidden><h2>Plots: <span id=\"lp-title\"></span></h2>\
          <p><small class=\"note\">Drawn from the result's eigenvalues and fit; <a href=\"#layers\">back to the table</a></small></p>\
          <div id=\"lp-grid\"></div></section>",
@@ -263,6 +269,7 @@ pub fn render_html(result: &AnalysisResult) -> String {
         summary_section(result),
         model_section(result),
         layer_table(result),
+        extra,
     );
     page(&title, &body, &data)
 }

@@ -1,6 +1,7 @@
 //! Views of the canonical [`AnalysisResult`](crate::result::AnalysisResult): every output
 //! format is a function of it, and none recomputes a spectrum.
 
+pub mod allocation;
 pub mod bins;
 pub mod compare_data;
 pub mod compare_html;
@@ -22,3 +23,7 @@ pub mod scan;
 pub mod status;
 pub mod synthetic;
 pub mod table;
+pub mod training_data;
+pub mod training_draw;
+pub mod training_html;
+pub mod training_text;

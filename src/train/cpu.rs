@@ -49,7 +49,7 @@ pub fn gemm(
 }
 
 /// Softmax cross-entropy of one row of logits: returns (loss, argmax) and writes
-/// `(softmax - onehot) * scale` into `dz`. Same formula as `loss.wgsl`.
+/// `(softmax - onehot) * scale` into `dz`. Same formula as `gpu/softmax_xent.wgsl`.
 pub fn softmax_xent_row(z: &[f32], y: usize, scale: f32, dz: &mut [f32]) -> (f32, usize) {
     let mut m = z[0];
     let mut arg = 0;
@@ -391,8 +391,9 @@ impl Backend for CpuBackend {
     }
 }
 
-/// `M = V diag(g) V^T` in f32, the same two products as `penalty.wgsl`: first the columns of
-/// `V` are scaled by `g`, then one `gemm` with `V^T`.
+/// `M = V diag(g) V^T` in f32, the same two products as the GPU path (`gpu/penalty_scale.wgsl`
+/// then `gpu/matmul.wgsl`): first the columns of `V` are scaled by `g`, then one `gemm` with
+/// `V^T`.
 pub fn assemble_m(ps: &PenaltySpectrum, scratch: &mut Vec<f32>) -> Vec<f32> {
     let n = ps.n;
     scratch.clear();

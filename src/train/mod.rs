@@ -1,7 +1,7 @@
 //! Training and fine-tuning of small models with (optionally) a heavy-tailed penalty on the
 //! spectra of their weight matrices (REGULARIZATION.md).
 //!
-//! [`model`] (MLPs in safetensors) + [`data`] (safetensors / IDX data sets) feed a
+//! [`model`] (MLPs in safetensors) + [`data`] (safetensors / IDX / CIFAR data sets) feed a
 //! [`backend::Backend`] — the CPU reference [`cpu::CpuBackend`] or the wgpu backend in
 //! [`crate::gpu`] — driven by the loop in [`trainer`]; [`spectral`] supplies the eigenvectors
 //! the penalty gradient needs.
@@ -12,7 +12,6 @@ pub mod data;
 pub mod device;
 pub mod experiment;
 pub mod model;
-pub mod pages;
 pub mod penalty;
 pub mod spectral;
 pub mod trainer;

@@ -46,6 +46,10 @@ const DEMO: &[u8] = include_bytes!("../../../assets/mnist-mlp.safetensors");
 pub struct Args {
     /// Checkpoint file or folder (default: the shipped demo checkpoint).
     pub path: Option<PathBuf>,
+    /// In a nested PyTorch checkpoint (Lightning .ckpt, {"model": ...}), the dict key holding
+    /// the tensors ('/' separates nested keys); chosen automatically when omitted.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 
     /// Write the full result (metrics and every eigenvalue) as JSON (`-`: standard output).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
@@ -113,10 +117,18 @@ pub struct Args {
     #[arg(long, help_heading = "Which layers")]
     pub no_conv_scaling: bool,
 
-    /// Power-law estimator: clauset (KS-optimal xmin, WeightWatcher's) or median
-    /// (xmin = median eigenvalue, as TempBalance / AlphaPruning).
-    #[arg(long, value_enum, default_value_t = FitArg::Clauset, help_heading = "Fit")]
-    pub fit: FitArg,
+    /// Power-law estimator: clauset (KS-optimal xmin, WeightWatcher's; the default), median
+    /// (xmin = median eigenvalue: TempBalance, AlphaPruning's alpha_mid) or peak
+    /// (AlphaPruning's alpha_peak). --rules picks its own default.
+    #[arg(long, value_enum, help_heading = "Fit")]
+    pub fit: Option<FitArg>,
+    /// Arithmetic of --fit median|peak: f64 (default) or f32 (AlphaPruning's float32 pipeline).
+    #[arg(long, value_enum, help_heading = "Fit")]
+    pub precision: Option<crate::rules_args::PrecisionArg>,
+    /// Analyse exactly the layers AlphaPruning or TempBalance see (no size limits, no
+    /// eigenvalue threshold, their estimator and float32).
+    #[arg(long, value_enum, help_heading = "Which layers")]
+    pub rules: Option<crate::rules_args::RulesArg>,
     /// Correct finite-size "fingers": clip_xmax drops up to 9 outlying top eigenvalues.
     #[arg(long, value_enum, default_value_t = FingersArg::None, help_heading = "Fit")]
     pub fix_fingers: FingersArg,
@@ -183,6 +195,7 @@ impl From<OrderArg> for RowOrder {
 pub enum FitArg {
     Clauset,
     Median,
+    Peak,
 }
 
 /// `--fix-fingers`.
@@ -215,7 +228,7 @@ impl Args {
             Some(_) => return Err(Usage("--xmin-window LO HI needs LO <= HI".into()).into()),
             None => None,
         };
-        Ok(AnalyzeOptions {
+        let mut opts = AnalyzeOptions {
             plan: PlanOptions {
                 min_evals: self.min_evals,
                 max_evals: self.max_evals,
@@ -223,11 +236,13 @@ impl Args {
                 per_slice: self.per_slice,
                 conv_scaling: !self.no_conv_scaling,
                 layers,
+                exclude: None,
             },
             fit: FitOptions {
-                method: match self.fit {
+                method: match self.fit.unwrap_or(FitArg::Clauset) {
                     FitArg::Clauset => FitMethod::Clauset,
                     FitArg::Median => FitMethod::Median,
+                    FitArg::Peak => FitMethod::Peak,
                 },
                 small_n: match self.small_n {
                     SmallNArg::Ww076 => SmallN::Ww076,
@@ -243,7 +258,10 @@ impl Args {
             mp_fit: self.mp_fit,
             randomize: self.randomize.then_some(self.seed),
             threads: self.threads,
-        })
+            rules: None,
+        };
+        crate::rules_args::apply(&mut opts, self.rules, self.fit.is_some(), self.precision)?;
+        Ok(opts)
     }
 }
 
@@ -274,7 +292,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &[("--png-dir", args.png_dir.as_deref())],
     )?;
     let (path, _demo_dir) = resolve(args.path.as_deref())?;
-    let ckpt = crate::hints::open_checkpoint(&path)?;
+    let ckpt = crate::hints::open_checkpoint(&path, args.key.as_deref(), args.quiet)?;
     check_filter(&ckpt, &args)?;
     let progress = Progress::new(args.quiet);
     let result = match &args.out {

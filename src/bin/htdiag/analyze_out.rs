@@ -1,5 +1,6 @@
 //! `htdiag analyze --out DIR [--resume] [--shard K/N]`: the streaming, resumable, shardable
-//! code path of `analyze` (the library side is `htdiag::resume` and `htdiag::shard`).
+//! code path of `analyze` (the library side is `htdiag::outdir`; `htdiag::shard` plans the
+//! parts).
 //! `analyze.rs` calls [`run`] and writes the outputs; nothing here depends on it.
 
 use std::path::Path;
@@ -10,7 +11,7 @@ use anyhow::Context;
 use htdiag::analyze::AnalyzeOptions;
 use htdiag::checkpoint::Checkpoint;
 use htdiag::result::AnalysisResult;
-use htdiag::resume::analyze_to_dir;
+use htdiag::outdir::analyze_to_dir;
 use htdiag::shard::ShardSpec;
 use htdiag::spectrum::Lapack;
 
@@ -76,7 +77,7 @@ pub fn run(
     let run = match outcome {
         Ok(r) => r,
         Err(htdiag::Error::Interrupted) => {
-            let done = htdiag::resume::OutDir::open(out)
+            let done = htdiag::outdir::OutDir::open(out)
                 .and_then(|d| Ok((d.finished()?.len(), d.manifest().rows.len())))
                 .map(|(d, t)| format!("{d} of {t} layers"))
                 .unwrap_or_else(|_| "the finished layers".into());

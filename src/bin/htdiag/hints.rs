@@ -67,8 +67,17 @@ const PYTORCH_PICKLE: &str = "this is a PyTorch checkpoint in the legacy pickle 
 /// Opens a checkpoint; on failure, adds what the file is when its first bytes say so. A
 /// folder whose files look like separate models is refused (see
 /// `htdiag::checkpoint::mixed`), and so is one whose files repeat tensor names.
-pub fn open_checkpoint(path: &Path) -> anyhow::Result<htdiag::checkpoint::Checkpoint> {
-    let ckpt = htdiag::checkpoint::Checkpoint::open(path).map_err(|e| {
+/// `key` picks the tensor dict of a nested PyTorch checkpoint; the library's notes (which key
+/// was used, GGUF dequantization) go to stderr unless `quiet`.
+pub fn open_checkpoint(
+    path: &Path,
+    key: Option<&str>,
+    quiet: bool,
+) -> anyhow::Result<htdiag::checkpoint::Checkpoint> {
+    let opts = htdiag::checkpoint::OpenOptions {
+        key: key.map(str::to_string),
+    };
+    let ckpt = htdiag::checkpoint::Checkpoint::open_with(path, &opts).map_err(|e| {
         let duplicate = path.is_dir() && e.to_string().contains("also present in");
         let err = anyhow::Error::from(e);
         if duplicate {
@@ -85,6 +94,11 @@ pub fn open_checkpoint(path: &Path) -> anyhow::Result<htdiag::checkpoint::Checkp
     })?;
     if let Some(why) = htdiag::checkpoint::mixed::separate_models(&ckpt) {
         anyhow::bail!("{}: {why}", path.display());
+    }
+    if !quiet {
+        for n in ckpt.notes() {
+            eprintln!("htdiag: note: {n}");
+        }
     }
     Ok(ckpt)
 }

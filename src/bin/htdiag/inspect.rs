@@ -15,8 +15,12 @@ const EXAMPLES: &str = "Examples:
 #[derive(clap::Args)]
 #[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// A .safetensors file, a shard index (*.safetensors.index.json), or a folder of either.
+    /// A .safetensors, PyTorch (.bin, .pt, .pth, .ckpt) or .gguf file, a shard index
+    /// (*.index.json), or a folder of either.
     pub path: PathBuf,
+    /// In a nested PyTorch checkpoint, the dict key holding the tensors ('/' for nesting).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
     /// Print JSON (an array with one object per tensor) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -24,7 +28,7 @@ pub struct Args {
 
 /// Runs `htdiag inspect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let ckpt = crate::hints::open_checkpoint(&args.path)?;
+    let ckpt = crate::hints::open_checkpoint(&args.path, args.key.as_deref(), false)?;
     let rows = inspect(&ckpt);
     let mut out = std::io::stdout().lock();
     let written = if args.json {

@@ -2,9 +2,11 @@
 //! arguments, dispatches to one module per subcommand, and turns errors into messages and
 //! exit statuses.
 
+mod allocate;
 mod analyze;
 mod analyze_out;
 mod compare;
+mod data_args;
 mod env;
 mod exit;
 mod hints;
@@ -14,6 +16,7 @@ mod output;
 mod progress;
 mod regularize;
 mod report;
+mod rules_args;
 mod train;
 
 use clap::{Parser, Subcommand};
@@ -35,6 +38,9 @@ enum Command {
     Analyze(analyze::Args),
     /// List a checkpoint's tensors (name, dtype, shape, parameters, file) from its headers.
     Inspect(inspect::Args),
+    /// Per-layer sparsity (AlphaPruning), learning rates (TempBalance) or weight decay
+    /// (AlphaDecay) from a checkpoint's spectra.
+    Allocate(allocate::Args),
     /// Compare two saved analyses layer by layer (terminal table, JSON, CSV, HTML).
     Compare(compare::Args),
     /// Redraw the HTML report and PNG plots from a saved result JSON.
@@ -76,6 +82,7 @@ fn main() -> std::process::ExitCode {
     let outcome: anyhow::Result<()> = match cli.command {
         Command::Analyze(a) => analyze::run(a),
         Command::Inspect(args) => inspect::run(args),
+        Command::Allocate(a) => allocate::run(a),
         Command::Compare(a) => compare::run(a),
         Command::Report(a) => report::run(a),
         Command::Merge(a) => merge::run(a),

@@ -211,10 +211,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?;
         htdiag::util::atomic_write(
             &args.out_dir.join("training.html"),
-            htdiag::train::pages::training_page(&report).as_bytes(),
+            htdiag::report::training_html::render_training_html(&report).as_bytes(),
         )?;
     }
-    print!("{}", htdiag::train::pages::summary_text(&report));
+    print!("{}", htdiag::report::training_text::summary_text(&report));
     println!("wrote {}", args.out_dir.display());
     Ok(())
 }

@@ -7,51 +7,46 @@ use htdiag::train::{
     self, Dataset, DeviceChoice, EpochRecord, History, Mlp, Optimizer, Progress, TrainConfig,
 };
 
+use crate::data_args::DataArgs;
+
+/// The library's defaults: the flags' defaults are taken from them.
+fn defaults() -> TrainConfig {
+    TrainConfig::default()
+}
+
+/// SGD momentum of the library's default optimizer.
+fn default_momentum() -> f32 {
+    match defaults().optimizer {
+        Optimizer::Sgd { momentum } => momentum,
+        Optimizer::Adam { .. } => 0.0,
+    }
+}
+
 /// Data and hyper-parameter options shared by `train` and `regularize`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CommonArgs {
-    /// Training data: a .safetensors file with `x` (samples x features; U8 pixels are divided
-    /// by 255) and `y` (labels), or an MNIST IDX image file (labels via --labels).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// IDX labels file (default: the images file's name with images-idx3 -> labels-idx1).
-    #[arg(long)]
-    pub labels: Option<PathBuf>,
-    /// Separate test data (same formats); otherwise --test-fraction of --data is held out.
-    #[arg(long)]
-    pub test_data: Option<PathBuf>,
-    /// IDX labels of --test-data.
-    #[arg(long)]
-    pub test_labels: Option<PathBuf>,
-    /// Fraction of --data held out for testing when --test-data is not given.
-    #[arg(long, default_value_t = 0.2)]
-    pub test_fraction: f64,
-    /// Seed of a random train/test split; without it the last rows are the test set.
-    #[arg(long)]
-    pub split_seed: Option<u64>,
-    /// Use only the first N samples of --data (before the split).
-    #[arg(long)]
-    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Passes over the training set.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = defaults().epochs)]
     pub epochs: usize,
     /// Samples per step.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = defaults().batch_size)]
     pub batch_size: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = defaults().lr)]
     pub lr: f32,
     /// Optimizer: sgd (with --momentum) or adam.
     #[arg(long, default_value = "sgd", value_parser = ["sgd", "adam"])]
     pub optimizer: String,
     /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = default_momentum())]
     pub momentum: f32,
     /// Coupled L2 weight decay (added to the gradient), for every run.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults().weight_decay)]
     pub weight_decay: f32,
     /// Seed of the data order (and of the initialisation with --arch).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = defaults().seed)]
     pub seed: u64,
     /// Where to compute: auto (hardware GPU if any, else CPU), gpu, software-gpu
     /// (e.g. Mesa lavapipe; slower than cpu), cpu.
@@ -65,14 +60,7 @@ pub struct CommonArgs {
 impl CommonArgs {
     /// (train, test) data sets.
     pub fn load_data(&self) -> anyhow::Result<(Dataset, Dataset)> {
-        let mut all = Dataset::load(&self.data, self.labels.as_deref())?;
-        if let Some(n) = self.limit {
-            all = all.head(n);
-        }
-        Ok(match &self.test_data {
-            Some(t) => (all, Dataset::load(t, self.test_labels.as_deref())?),
-            None => all.split(self.test_fraction, self.split_seed)?,
-        })
+        self.data.load()
     }
 
     /// The optimizer.
