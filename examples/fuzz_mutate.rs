@@ -128,7 +128,7 @@ fn main() {
             crashes += 1;
             let dir = root.join("regressions").join(target);
             std::fs::create_dir_all(&dir).expect("regressions folder");
-            let name = format!("crash-{:016x}", htdiag::resume::fnv64(&input));
+            let name = format!("crash-{:016x}", htdiag::outdir::fnv64(&input));
             std::fs::write(dir.join(&name), &input).expect("write crash");
             eprintln!("property broken: fuzz/regressions/{target}/{name}");
         }
