@@ -14,7 +14,7 @@ use htdiag::regularize::{
     StableRankParams, WeightedAlphaParams,
 };
 use htdiag::train::experiment::{analyze_file, run_one};
-use htdiag::train::{Dataset, DeviceChoice, Mlp, TrainConfig};
+use htdiag::train::{Dataset, DeviceChoice, Mlp, Net, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -84,7 +84,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let mut alphas = vec![Vec::new(); 3];
         let mut secs = Vec::new();
         for seed in 0..seeds {
-            let model = Mlp::init(&[784, 300, 100, 10], seed)?;
+            let model = Net::from_mlp(&Mlp::init(&[784, 300, 100, 10], seed)?);
             let cfg = TrainConfig {
                 epochs,
                 seed,
@@ -100,8 +100,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &te,
                 &cfg,
                 *reg,
+                false,
                 &mut |_| {},
             )?;
+            let m = m.to_mlp()?;
             let p = dir.join(format!("m{seed}.safetensors"));
             m.save(&p)?;
             let a = analyze_file(&p)?;

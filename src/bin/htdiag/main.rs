@@ -5,6 +5,7 @@ mod analyze;
 mod analyze_out;
 mod compare;
 mod env;
+mod evaluate;
 mod inspect;
 mod merge;
 mod regularize;
@@ -36,7 +37,9 @@ enum Command {
     Merge(merge::Args),
     /// Show the numerical environment (BLAS kernel and threads).
     Env(env::Args),
-    /// Train an MLP (from --arch or --init) on a data set, on the CPU or a GPU.
+    /// Loss, accuracy and logits of a checkpoint (MLP or CNN) on a data set, in eval mode.
+    Evaluate(evaluate::Args),
+    /// Train a network (MLP or CNN, from --arch or --init) on a data set, on the CPU or a GPU.
     Train(train::Args),
     /// Fine-tune a checkpoint with and without a heavy-tailed penalty and compare accuracy
     /// and every layer's spectrum.
@@ -52,6 +55,7 @@ fn main() -> std::process::ExitCode {
         Command::Report(a) => report::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Env(a) => env::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
         Command::Train(a) => train::run(a),
         Command::Regularize(a) => regularize::run(a),
     };
