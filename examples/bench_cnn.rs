@@ -4,11 +4,24 @@
 //!
 //! Usage: `cargo run --release --example bench_cnn -- [DATA] [EPOCHS] [ARCHS]`
 //! (defaults: /work/shared/data/mnist10k.safetensors, 2 epochs, `lenet5,vgg-bn:16,M,32,M,64,64,M/128,resnet10-cifar-w16`;
-//! ARCHS separated by `;`). Prints one line per architecture: the
-//! mean of the epochs after the first (the first includes warm-up), and the test accuracy.
+//! ARCHS separated by `;`). Prints one line per architecture: wall and process CPU seconds
+//! (user + system from /proc/self/stat, so time spent waiting for a core on a shared machine
+//! is left out) per epoch, the mean of the epochs after the first (the first includes
+//! warm-up), and the test accuracy at the end. Run with `OPENBLAS_NUM_THREADS=1` to compare
+//! with PyTorch on one thread.
 
 use htdiag::train::net::{Arch, infer_input};
-use htdiag::train::{Dataset, DeviceChoice, TrainConfig, open_net_backend, train};
+use htdiag::train::{Dataset, DeviceChoice, Progress, Split, TrainConfig, open_net_backend, train};
+
+/// CPU seconds (user + system) of this process so far, from /proc/self/stat (clock ticks of
+/// 1/100 s, Linux).
+fn process_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the parenthesised command name: state is field 3, utime 14, stime 15.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let f: Vec<f64> = rest.split_whitespace().map(|t| t.parse().unwrap_or(0.0)).collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -24,8 +37,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let n = all.len().min(10_000);
     let tr = all.subset(&(0..n.min(8000)).collect::<Vec<_>>());
     let te = all.subset(&(n.min(8000)..n).collect::<Vec<_>>());
-    println!("| architecture | parameters | s/epoch (CPU) | test accuracy after {epochs} epochs |");
-    println!("|---|---|---|---|");
+    println!(
+        "| architecture | parameters | wall s/epoch | CPU s/epoch | test accuracy after {epochs} epochs |"
+    );
+    println!("|---|---|---|---|---|");
     for a in archs.split(';') {
         let arch: Arch = a.parse()?;
         let input = infer_input(tr.dim, None, None)?;
@@ -43,30 +58,24 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             cfg.batch_size,
             0,
         )?;
-        let h = train(
-            b.as_mut(),
-            &[],
-            tr.len(),
-            !te.is_empty(),
-            &cfg,
-            None,
-            &mut |_| {},
-        )?;
-        let secs: Vec<f64> = h.epochs.iter().map(|e| e.seconds).collect();
-        let steady = if secs.len() > 1 {
-            &secs[1..]
-        } else {
-            &secs[..]
+        let mut cpu = vec![process_cpu()];
+        let h = train(b.as_mut(), &[], tr.len(), false, &cfg, None, &mut |p| {
+            if let Progress::Epoch(_) = p {
+                cpu.push(process_cpu());
+            }
+        })?;
+        let acc = b.evaluate(Split::Test)?.accuracy;
+        let steady = |v: &[f64]| -> f64 {
+            let s = if v.len() > 1 { &v[1..] } else { v };
+            s.iter().sum::<f64>() / s.len().max(1) as f64
         };
-        let mean = steady.iter().sum::<f64>() / steady.len() as f64;
-        let acc = h
-            .epochs
-            .last()
-            .and_then(|e| e.test)
-            .map_or(f64::NAN, |t| t.accuracy);
+        let wall: Vec<f64> = h.epochs.iter().map(|e| e.seconds).collect();
+        let cpus: Vec<f64> = cpu.windows(2).map(|w| w[1] - w[0]).collect();
         println!(
-            "| {a} | {} | {mean:.2} | {:.2}% |",
+            "| {a} | {} | {:.2} | {:.2} | {:.2}% |",
             net.num_params(),
+            steady(&wall),
+            steady(&cpus),
             100.0 * acc
         );
     }
