@@ -460,3 +460,61 @@ pub fn assemble_m(ps: &PenaltySpectrum, scratch: &mut Vec<f32>) -> Vec<f32> {
     gemm(false, true, n, n, n, 1.0, scratch, &ps.vectors, 0.0, &mut m);
     m
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::cpu_ops::testing::rand_vec;
+
+    /// The slice penalty adds `c W_ij M` (right) / `c M W_ij` (left) to exactly the entries of
+    /// slice `(i, j)`, computed here in f64 from the definition.
+    #[test]
+    fn slice_penalty_touches_only_its_slice() {
+        let (out, inp, kh, kw) = (3, 4, 2, 3);
+        let w = rand_vec(out * inp * kh * kw, 1);
+        for (side, n) in [(GramSide::Right, inp), (GramSide::Left, out)] {
+            let m = rand_vec(n * n, 2);
+            let sp = PenaltySpectrum {
+                side,
+                n,
+                vectors: vec![0.0; n * n],
+                g: vec![0.0; n],
+                coef: 2.0,
+            };
+            let mut grad = vec![0.5f32; w.len()];
+            let mut scratch = Vec::new();
+            add_slice_penalty(
+                &w,
+                &mut grad,
+                [out, inp, kh, kw],
+                (1, 2),
+                &sp,
+                &m,
+                &mut scratch,
+            );
+            let at = |o: usize, c: usize, i: usize, j: usize| ((o * inp + c) * kh + i) * kw + j;
+            for o in 0..out {
+                for c in 0..inp {
+                    for i in 0..kh {
+                        for j in 0..kw {
+                            let want = if (i, j) == (1, 2) {
+                                let s: f64 = match side {
+                                    GramSide::Right => (0..inp)
+                                        .map(|k| w[at(o, k, 1, 2)] as f64 * m[k * inp + c] as f64)
+                                        .sum(),
+                                    GramSide::Left => (0..out)
+                                        .map(|k| m[o * out + k] as f64 * w[at(k, c, 1, 2)] as f64)
+                                        .sum(),
+                                };
+                                0.5 + 2.0 * s
+                            } else {
+                                0.5
+                            };
+                            assert!((grad[at(o, c, i, j)] as f64 - want).abs() < 1e-5);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
