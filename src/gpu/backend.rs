@@ -16,6 +16,7 @@ use crate::train::backend::{
 use crate::train::cpu::adam_corrections;
 use crate::train::data::Dataset;
 use crate::train::model::Mlp;
+use crate::train::net::Net;
 
 #[repr(C)]
 #[derive(Clone, Copy, Pod, Zeroable)]
@@ -792,13 +793,15 @@ impl Backend for GpuBackend {
         Ok(())
     }
 
-    fn read_model(&mut self, model: &mut Mlp) -> Result<()> {
+    fn read_net(&mut self, net: &mut Net) -> Result<()> {
+        let mut model = net.to_mlp()?;
         for (l, layer) in model.layers.iter_mut().enumerate() {
             let lin = layer.as_linear_mut();
             let lb = &self.layers[l];
             lin.weight = self.read_f32(&lb.w, (lb.out * lb.inp) as usize)?;
             lin.bias = self.read_f32(&lb.b, lb.out as usize)?;
         }
+        *net = Net::from_mlp(&model);
         Ok(())
     }
 

@@ -7,6 +7,7 @@ use super::backend::{Backend, Optimizer};
 use super::cpu::CpuBackend;
 use super::data::Dataset;
 use super::model::Mlp;
+use super::net::Net;
 use crate::error::{Error, Result};
 
 /// The `--device` choice.
@@ -47,26 +48,60 @@ pub fn open_backend(
     opt: Optimizer,
     max_batch: usize,
 ) -> Result<Box<dyn Backend>> {
-    let ctx = match choice {
-        DeviceChoice::Cpu => None,
-        DeviceChoice::Auto => crate::gpu::GpuContext::open(false)?,
-        DeviceChoice::Gpu => Some(crate::gpu::GpuContext::open(false)?.ok_or_else(|| {
-            Error::InvalidArgument(
-                "no hardware GPU adapter found through wgpu (Vulkan/Metal/DX12); \
-                 use --device software-gpu for a software driver or --device cpu"
+    open_net_backend(
+        choice,
+        &Net::from_mlp(model),
+        train,
+        test,
+        opt,
+        max_batch,
+        0,
+    )
+}
+
+/// Builds the backend for `choice` holding network `net` (`seed`: dropout masks). The wgpu
+/// backend runs Linear/ReLU chains; other networks run on the CPU backend (`auto` falls back
+/// to it, `gpu` is refused with a message).
+pub fn open_net_backend(
+    choice: DeviceChoice,
+    net: &Net,
+    train: Dataset,
+    test: Option<Dataset>,
+    opt: Optimizer,
+    max_batch: usize,
+    seed: u64,
+) -> Result<Box<dyn Backend>> {
+    let mlp = net.to_mlp().ok();
+    let ctx = match (choice, &mlp) {
+        (DeviceChoice::Cpu, _) | (DeviceChoice::Auto, None) => None,
+        (DeviceChoice::Gpu | DeviceChoice::SoftwareGpu, None) => {
+            return Err(Error::InvalidArgument(
+                "the wgpu backend runs Linear/ReLU networks only so far: use --device cpu for                  convolutional networks"
                     .into(),
-            )
-        })?),
-        DeviceChoice::SoftwareGpu => {
+            ));
+        }
+        (DeviceChoice::Auto, Some(_)) => crate::gpu::GpuContext::open(false)?,
+        (DeviceChoice::Gpu, Some(_)) => {
+            Some(crate::gpu::GpuContext::open(false)?.ok_or_else(|| {
+                Error::InvalidArgument(
+                    "no hardware GPU adapter found through wgpu (Vulkan/Metal/DX12); \
+                 use --device software-gpu for a software driver or --device cpu"
+                        .into(),
+                )
+            })?)
+        }
+        (DeviceChoice::SoftwareGpu, Some(_)) => {
             Some(crate::gpu::GpuContext::open(true)?.ok_or_else(|| {
                 Error::InvalidArgument("no wgpu adapter at all, not even a software one".into())
             })?)
         }
     };
-    Ok(match ctx {
-        Some(ctx) => Box::new(crate::gpu::GpuBackend::new(
-            ctx, model, train, test, opt, max_batch,
+    Ok(match (ctx, mlp) {
+        (Some(ctx), Some(model)) => Box::new(crate::gpu::GpuBackend::new(
+            ctx, &model, train, test, opt, max_batch,
         )?),
-        None => Box::new(CpuBackend::new(model, train, test, opt, max_batch)?),
+        _ => Box::new(CpuBackend::from_net(
+            net, train, test, opt, max_batch, seed,
+        )?),
     })
 }

@@ -8,17 +8,22 @@
 
 pub mod backend;
 pub mod cpu;
+pub mod cpu_ops;
 pub mod data;
 pub mod device;
 pub mod experiment;
 pub mod model;
+pub mod net;
 pub mod penalty;
 pub mod spectral;
 pub mod trainer;
 
-pub use backend::{Backend, Eval, Optimizer, Split, StepParams};
+pub use backend::{Backend, Eval, Optimizer, SlicePenalty, Split, StepParams};
 pub use cpu::CpuBackend;
 pub use data::Dataset;
-pub use device::{DeviceChoice, open_backend};
+pub use device::{DeviceChoice, open_backend, open_net_backend};
 pub use model::{Layer, Linear, Mlp};
-pub use trainer::{EpochRecord, History, Progress, SpectralPenalty, TrainConfig, train};
+pub use net::Net;
+pub use trainer::{
+    EpochRecord, History, Progress, SpectralPenalty, TrainConfig, train, train_targets,
+};

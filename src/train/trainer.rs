@@ -92,6 +92,8 @@ pub enum Progress<'a> {
     },
     /// An epoch finished.
     Epoch(&'a EpochRecord),
+    /// The starting model's held-out evaluation (epoch 0), before the first step.
+    Start(&'a Eval),
 }
 
 /// Everything a run produced besides the weights.
@@ -99,18 +101,38 @@ pub enum Progress<'a> {
 pub struct History {
     /// Backend that computed it.
     pub backend: String,
+    /// Held-out loss and accuracy of the starting model (epoch 0), before any step.
+    #[serde(default)]
+    pub start: Option<Eval>,
     /// Per epoch.
     pub epochs: Vec<EpochRecord>,
     /// Mean loss of every step, in order.
     pub step_losses: Vec<f32>,
 }
 
-/// Runs `cfg.epochs` epochs over `n_train` samples on `backend`. `shapes[l]` is layer l's
-/// `(out, in)`; `penalty` (if any) regularizes every layer. `has_test`: evaluate the test set
-/// after every epoch.
+/// Runs `cfg.epochs` epochs over `n_train` samples on `backend`. `shapes[l]` is penalised
+/// weight l's `(out, in)`; `penalty` (if any) regularizes every one. `has_test`: evaluate the
+/// test set before the first step (epoch 0) and after every epoch.
 pub fn train(
     backend: &mut dyn Backend,
     shapes: &[(usize, usize)],
+    n_train: usize,
+    has_test: bool,
+    cfg: &TrainConfig,
+    penalty: Option<&mut dyn SpectralPenalty>,
+    on: &mut dyn FnMut(Progress<'_>),
+) -> Result<History> {
+    let targets: Vec<(usize, (usize, usize))> = shapes.iter().copied().enumerate().collect();
+    train_targets(backend, &targets, n_train, has_test, cfg, penalty, on)
+}
+
+/// [`train`] with the penalty on a subset of the backend's penalised weights: `targets` lists
+/// `(weight index, (rows, cols))`; the penalty's layer `l` is `targets[l]` (e.g. a CNN's
+/// Linear weights while its convolutions wait for the slice view of issue 12, or every
+/// weight in the `out x (in kh kw)` view).
+pub fn train_targets(
+    backend: &mut dyn Backend,
+    targets: &[(usize, (usize, usize))],
     n_train: usize,
     has_test: bool,
     cfg: &TrainConfig,
@@ -124,17 +146,25 @@ pub fn train(
     }
     let every = cfg.spectrum_every.max(1);
     if let Some(p) = penalty.as_deref_mut() {
-        for (l, &(o, i)) in shapes.iter().enumerate() {
-            let s = decompose(&backend.read_weight(l)?, o, i)?;
+        for (l, &(w, (o, i))) in targets.iter().enumerate() {
+            let s = decompose(&backend.read_weight(w)?, o, i)?;
             p.start(l, &s.eigenvalues)?;
         }
     }
     let steps = n_train.div_ceil(cfg.batch_size);
     let mut hist = History {
         backend: backend.name(),
+        start: if has_test {
+            Some(backend.evaluate(Split::Test)?)
+        } else {
+            None
+        },
         epochs: Vec::new(),
         step_losses: Vec::new(),
     };
+    if let Some(e) = &hist.start {
+        on(Progress::Start(e));
+    }
     let mut t = 0u64;
     for epoch in 0..cfg.epochs {
         let order = epoch_order(n_train, cfg.seed, epoch);
@@ -147,7 +177,7 @@ pub fn train(
                 && (t as usize).is_multiple_of(every)
             {
                 let r0 = Instant::now();
-                pen_sum += refresh(backend, shapes, p, mu, epoch)?;
+                pen_sum += refresh(backend, targets, p, mu, epoch)?;
                 pen_count += 1;
                 refresh_secs += r0.elapsed().as_secs_f64();
             }
@@ -214,18 +244,18 @@ pub fn train(
 /// penalty summed over layers.
 fn refresh(
     backend: &mut dyn Backend,
-    shapes: &[(usize, usize)],
+    targets: &[(usize, (usize, usize))],
     p: &dyn SpectralPenalty,
     mu: f64,
     epoch: usize,
 ) -> Result<f64> {
     let mut total = 0.0;
-    for (l, &(o, i)) in shapes.iter().enumerate() {
+    for (l, &(w, (o, i))) in targets.iter().enumerate() {
         if mu == 0.0 {
-            backend.set_penalty(l, None)?;
+            backend.set_penalty(w, None)?;
             continue;
         }
-        let s = decompose(&backend.read_weight(l)?, o, i)?;
+        let s = decompose(&backend.read_weight(w)?, o, i)?;
         let (r, g) = p.spectral(l, &s.eigenvalues, epoch)?;
         total += r;
         let ps = PenaltySpectrum {
@@ -235,7 +265,7 @@ fn refresh(
             g: g.iter().map(|&v| v as f32).collect(),
             coef: 2.0,
         };
-        backend.set_penalty(l, Some(&ps))?;
+        backend.set_penalty(w, Some(&ps))?;
     }
     Ok(total)
 }

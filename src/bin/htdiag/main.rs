@@ -8,6 +8,7 @@ mod analyze_out;
 mod compare;
 mod data_args;
 mod env;
+mod evaluate;
 mod exit;
 mod hints;
 mod inspect;
@@ -51,9 +52,15 @@ enum Command {
     Merge(merge::Args),
     /// Show the numerical environment (BLAS kernel and threads, GPU adapters).
     Env(env::Args),
-    /// Train an MLP (from --arch or --init) on a data set, on the CPU or a GPU.
+    /// Loss, accuracy and logits of a checkpoint (MLP or CNN) on a data set, in eval mode.
+    #[command(after_help = "Examples:
+  htdiag evaluate lenet5.safetensors --arch lenet5 --data mnist10k.safetensors --rows 8000..10000
+  htdiag evaluate resnet.safetensors --arch resnet --data mnist10k.safetensors --logits 16 --json eval.json")]
+    Evaluate(evaluate::Args),
+    /// Train a network (MLP or CNN, from --arch or --init) on a data set, on the CPU or a GPU.
     #[command(after_help = "Examples:
   htdiag train --arch 784-300-100-10 --data mnist10k.safetensors --epochs 15 --out mlp.safetensors
+  htdiag train --arch lenet5 --data mnist10k.safetensors --device cpu --epochs 15 --out lenet.safetensors
   htdiag train --init mlp.safetensors --data mnist10k.safetensors --device cpu --epochs 2 --out more.safetensors")]
     Train(train::Args),
     /// Fine-tune a checkpoint with and without a heavy-tailed penalty and compare accuracy
@@ -87,6 +94,7 @@ fn main() -> std::process::ExitCode {
         Command::Report(a) => report::run(a),
         Command::Merge(a) => merge::run(a),
         Command::Env(a) => env::run(a),
+        Command::Evaluate(a) => evaluate::run(a),
         Command::Train(a) => train::run(a),
         Command::Regularize(a) => regularize::run(a),
     };

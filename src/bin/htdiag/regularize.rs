@@ -8,18 +8,27 @@ use htdiag::regularize::{
     DecayKind, DecaySchedule, FrechetParams, Penalty, PowerLawParams, PriorExponent, Regularizer,
     SpectralNormParams, StableRankParams, WeightedAlphaParams,
 };
+use htdiag::train::Dataset;
 use htdiag::train::experiment::{
     self, Baseline, CompareReport, LayerChange, analyze_file, baseline_setup, layer_numbers,
 };
-use htdiag::train::{Dataset, Mlp};
 
-use crate::train::{CommonArgs, progress_bar};
+use crate::train::{CommonArgs, load_net, progress_bar, save_net};
 
 /// Arguments of `htdiag regularize`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The MLP checkpoint to fine-tune (safetensors; Linear weights and biases).
+    /// The checkpoint to fine-tune (safetensors, PyTorch tensor names).
     pub checkpoint: PathBuf,
+    /// How to read it: mlp (Linear/ReLU chain), lenet5, vgg, resnet (torchvision layouts,
+    /// shapes from the checkpoint), vgg-bn:16,M,32,M,64,64,M, or a JSON architecture file.
+    #[arg(long, default_value = "mlp")]
+    pub arch: String,
+    /// How the penalty sees convolution weights: slices (WeightWatcher's kh*kw slices, as
+    /// `analyze` reports them; needs issue 12's pooled-slice penalty, until then convolutions
+    /// are left out and reported) or flatten (one out x in*kh*kw matrix).
+    #[arg(long, default_value = "slices", value_parser = ["slices", "flatten"])]
+    pub conv_matrix: String,
     /// Heavy-tailed penalty: weighted-alpha, stable-rank, power-law-prior, frechet-prior
     /// (also spectral-norm, weight-decay through the spectral path).
     #[arg(long)]
@@ -123,8 +132,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         _ => Baseline::None,
     };
-    let model = Mlp::load(&args.checkpoint)?;
     let (tr, te): (Dataset, Dataset) = c.load_data()?;
+    let (model, label) = load_net(&args.arch, &args.checkpoint, tr.dim, c.input_shape)?;
+    let flatten = args.conv_matrix == "flatten";
+    let targets = experiment::penalty_targets(&model, flatten);
+    let all = model.penalised_weights(flatten);
+    if !c.quiet && targets.len() < all.len() {
+        let left: Vec<&str> = all
+            .iter()
+            .enumerate()
+            .filter(|(w, _)| !targets.iter().any(|t| t.0 == *w))
+            .map(|(_, p)| model.params[p.param].name.as_str())
+            .collect();
+        eprintln!(
+            "penalty skips {} weight(s) (depthwise, or convolution slices awaiting issue 12; \
+             --conv-matrix flatten penalises convolutions as one matrix): {}",
+            left.len(),
+            left.join(", ")
+        );
+    }
     let cfg = c.config(args.spectrum_every);
     let device = c.device()?;
     std::fs::create_dir_all(&args.out_dir)
@@ -133,7 +159,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         eprintln!(
             "fine-tuning {} ({}) on {} samples, {} test: baseline {:?} vs {}",
             args.checkpoint.display(),
-            model.arch_string(),
+            label,
             tr.len(),
             te.len(),
             baseline,
@@ -149,6 +175,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &te,
         &bcfg,
         bpen,
+        flatten,
         &mut progress_bar("baseline", c.quiet),
     )?;
     let (rmodel, rrun) = experiment::run_one(
@@ -159,20 +186,20 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &te,
         &cfg,
         Some(reg),
+        flatten,
         &mut progress_bar(&args.penalty, c.quiet),
     )?;
     let bpath = args.out_dir.join("baseline.safetensors");
     let rpath = args.out_dir.join("regularized.safetensors");
-    bmodel.save(&bpath)?;
-    rmodel.save(&rpath)?;
+    save_net(&bmodel, &label, &bpath)?;
+    save_net(&rmodel, &label, &rpath)?;
     let before = analyze_file(&args.checkpoint)?;
     let after_b = analyze_file(&bpath)?;
     let after_r = analyze_file(&rpath)?;
-    let layers = model
-        .layers
+    let layers = all
         .iter()
-        .map(|l| {
-            let name = &l.as_linear().weight_name;
+        .map(|p| {
+            let name = &model.params[p.param].name;
             LayerChange {
                 name: name.clone(),
                 before: layer_numbers(&before, name),
@@ -189,7 +216,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let report = CompareReport {
         htdiag_version: env!("CARGO_PKG_VERSION").into(),
         source: args.checkpoint.display().to_string(),
-        arch: model.arch_string(),
+        arch: label.clone(),
         config: cfg,
         samples: (tr.len(), te.len()),
         regularizer: reg,

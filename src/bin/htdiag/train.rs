@@ -1,10 +1,12 @@
-//! `htdiag train`: trains an MLP from scratch (or continues a checkpoint) on the CPU or a GPU.
+//! `htdiag train`: trains a network from scratch (an MLP from its sizes, or a named CNN such as
+//! `lenet5`, `vgg11-bn`, `resnet18`) or continues a checkpoint, on the CPU or a GPU.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+use htdiag::train::net::Arch;
 use htdiag::train::{
-    self, Dataset, DeviceChoice, EpochRecord, History, Mlp, Optimizer, Progress, TrainConfig,
+    self, Dataset, DeviceChoice, EpochRecord, History, Mlp, Net, Optimizer, Progress, TrainConfig,
 };
 
 use crate::data_args::DataArgs;
@@ -52,9 +54,58 @@ pub struct CommonArgs {
     /// (e.g. Mesa lavapipe; slower than cpu), cpu.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Shape C,H,W of one sample for convolutional networks (default: inferred, e.g. 784
+    /// features and a 1-channel first convolution: 1,28,28).
+    #[arg(long, value_parser = parse_shape)]
+    pub input_shape: Option<[usize; 3]>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
+}
+
+/// Parses `C,H,W`.
+pub fn parse_shape(s: &str) -> Result<[usize; 3], String> {
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|t| t.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{s}': expected C,H,W, e.g. 1,28,28"))?;
+    match v[..] {
+        [c, h, w] if c * h * w > 0 => Ok([c, h, w]),
+        _ => Err(format!("'{s}': expected three positive sizes C,H,W")),
+    }
+}
+
+/// Reads checkpoint `path` as architecture `arch` (see [`Arch`]) for samples of `dim`
+/// features; returns the network and a label for messages and metadata.
+pub fn load_net(
+    arch: &str,
+    path: &std::path::Path,
+    dim: usize,
+    input: Option<[usize; 3]>,
+) -> anyhow::Result<(Net, String)> {
+    let a: Arch = arch.parse()?;
+    let net = a
+        .load(path, dim, input)
+        .with_context(|| format!("reading {} as architecture '{arch}'", path.display()))?;
+    Ok((net.clone(), arch_label(&net, arch)))
+}
+
+/// `784-300-100-10` for an MLP, the architecture name otherwise.
+pub fn arch_label(net: &Net, arch: &str) -> String {
+    match net.to_mlp() {
+        Ok(m) => m.arch_string(),
+        Err(_) => arch.to_string(),
+    }
+}
+
+/// Writes a network under its tensor names (an MLP exactly as `Mlp::save` writes it).
+pub fn save_net(net: &Net, label: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    match net.to_mlp() {
+        Ok(m) => m.save(path),
+        Err(_) => net.save(path, label),
+    }
+    .with_context(|| format!("writing {}", path.display()))
 }
 
 impl CommonArgs {
@@ -99,10 +150,13 @@ impl CommonArgs {
 /// Arguments of `htdiag train`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Architecture of a fresh MLP: input-hidden...-classes, e.g. 784-300-100-10.
-    #[arg(long, conflicts_with = "init")]
+    /// Architecture: an MLP's sizes input-hidden...-classes (e.g. 784-300-100-10), or lenet5,
+    /// vgg11-bn (vgg13/16/19, -bn optional), vgg-bn:16,M,32,M,64,64,M[/128], resnet18
+    /// (10/34/50/101/152, suffixes -cifar and -wN), a JSON architecture file. With --init:
+    /// how to read the checkpoint (mlp, lenet5, vgg, resnet, file; default mlp).
+    #[arg(long)]
     pub arch: Option<String>,
-    /// Start from this MLP checkpoint instead of a fresh one.
+    /// Start from this checkpoint instead of a fresh network.
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// Output checkpoint (safetensors, F32, tensor names kept).
@@ -137,17 +191,24 @@ pub fn progress_bar(label: &str, quiet: bool) -> impl FnMut(Progress<'_>) {
             }
             bar.set_position(step as u64);
         }
-        Progress::Epoch(r) => {
-            if quiet {
-                return;
-            }
-            let line = format!("{label} {}", epoch_line(r));
-            if bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                bar.println(line);
-            }
-        }
+        Progress::Epoch(_) | Progress::Start(_) if quiet => {}
+        Progress::Epoch(r) => print_line(&bar, format!("{label} {}", epoch_line(r))),
+        Progress::Start(e) => print_line(
+            &bar,
+            format!(
+                "{label} epoch   0: start | test loss {:.4} acc {:.2}%",
+                e.loss,
+                100.0 * e.accuracy
+            ),
+        ),
+    }
+}
+
+fn print_line(bar: &indicatif::ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
     }
 }
 
@@ -169,56 +230,56 @@ pub fn epoch_line(r: &EpochRecord) -> String {
     s
 }
 
-/// Layer shapes (out, in).
-pub fn shapes(m: &Mlp) -> Vec<(usize, usize)> {
-    m.layers
-        .iter()
-        .map(|l| (l.as_linear().out_dim, l.as_linear().in_dim))
-        .collect()
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let c = &args.common;
     let (tr, te) = c.load_data()?;
-    let mut model = match (&args.arch, &args.init) {
-        (Some(a), None) => Mlp::init(&Mlp::parse_arch(a)?, c.seed)?,
-        (None, Some(p)) => Mlp::load(p)?,
-        _ => anyhow::bail!("give --arch (fresh model) or --init CHECKPOINT"),
+    let (net, label) = match (&args.arch, &args.init) {
+        (a, Some(p)) => load_net(a.as_deref().unwrap_or("mlp"), p, tr.dim, c.input_shape)?,
+        (Some(a), None) if a.starts_with(|ch: char| ch.is_ascii_digit()) => {
+            let m = Mlp::init(&Mlp::parse_arch(a)?, c.seed)?;
+            (Net::from_mlp(&m), m.arch_string())
+        }
+        (Some(a), None) => {
+            let arch: Arch = a.parse()?;
+            let classes = tr.num_classes().max(te.num_classes());
+            let input = htdiag::train::net::infer_input(tr.dim, None, c.input_shape)?;
+            (arch.fresh(input, classes, c.seed)?, a.clone())
+        }
+        (None, None) => anyhow::bail!("give --arch (fresh model) or --init CHECKPOINT"),
     };
     let cfg = c.config(1);
     let n = tr.len();
     let has_test = !te.is_empty();
-    let mut backend = train::open_backend(
+    let mut backend = train::open_net_backend(
         c.device()?,
-        &model,
+        &net,
         tr,
         has_test.then_some(te),
         cfg.optimizer,
         cfg.batch_size,
+        c.seed,
     )?;
     if !c.quiet {
         eprintln!(
-            "training {} on {n} samples with {}",
-            model.arch_string(),
+            "training {label} ({} parameters) on {n} samples with {}",
+            net.num_params(),
             backend.name()
         );
     }
     let hist: History = train::train(
         backend.as_mut(),
-        &shapes(&model),
+        &[],
         n,
         has_test,
         &cfg,
         None,
         &mut progress_bar("train", c.quiet),
     )?;
-    backend.read_model(&mut model)?;
-    model
-        .save(&args.out)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    let mut out = net.clone();
+    backend.read_net(&mut out)?;
+    save_net(&out, &label, &args.out)?;
     if let Some(j) = &args.json {
-        let doc =
-            serde_json::json!({ "config": cfg, "arch": model.arch_string(), "history": hist });
+        let doc = serde_json::json!({ "config": cfg, "arch": label, "history": hist });
         htdiag::util::atomic_write(j, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     if let Some(last) = hist.epochs.last() {
