@@ -3,9 +3,12 @@
 //! regularization, test accuracy mean and std over the seeds, mean alpha per layer, and wall
 //! time per epoch.
 //!
-//! `cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]`
-//! (defaults: /work/shared/data/mnist10k.safetensors, 5 epochs, 3 seeds, spectrum refresh
-//! every 1 step), on the CPU path.
+//! `cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]
+//! [MODEL] [ONLY]` (defaults: /work/shared/data/mnist10k.safetensors, 5 epochs, 3 seeds,
+//! spectrum refresh every 1 step, MODEL `mlp`; `lenet5` runs LeNet-5 from PyTorch-default
+//! initialisation with the penalty on every weight, convolutions in the `out x (in kh kw)`
+//! view; ONLY: comma-separated row numbers 0-6 of the table to run, default all), on the CPU
+//! path.
 
 use std::path::Path;
 
@@ -14,6 +17,7 @@ use htdiag::regularize::{
     StableRankParams, WeightedAlphaParams,
 };
 use htdiag::train::experiment::{analyze_file, run_one};
+use htdiag::train::net::Arch;
 use htdiag::train::{Dataset, DeviceChoice, Mlp, Net, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -25,6 +29,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epochs: usize = args.get(2).map_or(Ok(5), |s| s.parse())?;
     let seeds: u64 = args.get(3).map_or(Ok(3), |s| s.parse())?;
     let every: usize = args.get(4).map_or(Ok(1), |s| s.parse())?;
+    let lenet = args.get(5).is_some_and(|m| m == "lenet5");
+    let only: Option<Vec<usize>> = args
+        .get(6)
+        .map(|s| s.split(',').map(|t| t.parse()).collect())
+        .transpose()?;
+    let make = |seed: u64| -> Result<Net, htdiag::Error> {
+        if lenet {
+            Arch::LeNet5.fresh([1, 28, 28], 10, seed)
+        } else {
+            Ok(Net::from_mlp(&Mlp::init(&[784, 300, 100, 10], seed)?))
+        }
+    };
+    let names: Vec<String> = {
+        let n = make(0)?;
+        n.penalised_weights(true)
+            .iter()
+            .map(|p| n.params[p.param].name.clone())
+            .collect()
+    };
     let all = Dataset::load(Path::new(&data), None)?;
     let (tr, te) = all.split(0.2, None)?;
     // (label, optimizer weight decay, penalty)
@@ -76,15 +99,23 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let dir = tempfile_dir()?;
     println!(
-        "| regularization | test accuracy % (mean ± std, {seeds} seeds) | mean alpha fc1 / fc2 / fc3 | s/epoch |"
+        "| regularization | test accuracy % (mean ± std, {seeds} seeds) | mean alpha {} | s/epoch |",
+        names
+            .iter()
+            .map(|n| n.trim_end_matches(".weight"))
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
     println!("|---|---|---|---|");
-    for (label, wd, reg) in &conditions {
+    for (row, (label, wd, reg)) in conditions.iter().enumerate() {
+        if only.as_ref().is_some_and(|o| !o.contains(&row)) {
+            continue;
+        }
         let mut accs = Vec::new();
-        let mut alphas = vec![Vec::new(); 3];
+        let mut alphas = vec![Vec::new(); names.len()];
         let mut secs = Vec::new();
         for seed in 0..seeds {
-            let model = Net::from_mlp(&Mlp::init(&[784, 300, 100, 10], seed)?);
+            let model = make(seed)?;
             let cfg = TrainConfig {
                 epochs,
                 seed,
@@ -100,15 +131,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &te,
                 &cfg,
                 *reg,
-                false,
+                true,
                 &mut |_| {},
             )?;
-            let m = m.to_mlp()?;
             let p = dir.join(format!("m{seed}.safetensors"));
-            m.save(&p)?;
+            m.save(&p, "experiment")?;
             let a = analyze_file(&p)?;
-            for (l, layer) in m.layers.iter().enumerate() {
-                let name = &layer.as_linear().weight_name;
+            for (l, name) in names.iter().enumerate() {
                 if let Some(x) = a
                     .layers
                     .iter()

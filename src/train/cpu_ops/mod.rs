@@ -6,6 +6,8 @@
 pub mod batchnorm;
 pub mod conv;
 pub mod engine;
+#[cfg(test)]
+mod net_tests;
 pub mod optim;
 pub mod pool;
 #[cfg(test)]
