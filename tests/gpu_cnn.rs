@@ -29,10 +29,11 @@ fn checkpoint(stem: &str, arch: &str, dim: usize) -> Net {
         .unwrap()
 }
 
-/// Eval-mode loss, accuracy and logits, train-mode loss of 64 digits, on the device, against
-/// torch's own numbers (make_cnn_fixtures.py): logits within 1e-4, losses within 1e-5
-/// relative, accuracy exact.
-fn conformance(stem: &str, arch: &str) {
+/// Torch's own numbers (make_cnn_fixtures.py) on the device: logits of the first 16 test
+/// digits within 1e-4, the train-mode (batch statistics) loss of the first 64 within 1e-5
+/// relative and, with `full`, the eval-mode test loss over all 2,000 digits within 1e-5
+/// relative and the accuracy exactly.
+fn conformance(stem: &str, arch: &str, full: bool) {
     let Some(ctx) = gpu() else { return };
     let test = test_digits();
     let net = checkpoint(stem, arch, test.dim);
@@ -40,19 +41,21 @@ fn conformance(stem: &str, arch: &str) {
     let want: serde_json::Value = serde_json::from_str(&text).unwrap();
     let opt = Optimizer::Sgd { momentum: 0.9 };
     let mut b = GpuBackend::new(ctx, &net, test.head(64), Some(test.clone()), opt, 64, 0).unwrap();
-    let e = b.evaluate(Split::Test).unwrap();
-    let loss = want["test_loss"].as_f64().unwrap();
-    assert!(
-        ((e.loss - loss) / loss).abs() < 1e-5,
-        "{stem}: loss {} vs torch {loss}",
-        e.loss
-    );
-    let acc = want["test_accuracy"].as_f64().unwrap();
-    assert_eq!(
-        (e.accuracy * 2000.0).round(),
-        (acc * 2000.0).round(),
-        "{stem}: accuracy"
-    );
+    if full {
+        let e = b.evaluate(Split::Test).unwrap();
+        let loss = want["test_loss"].as_f64().unwrap();
+        assert!(
+            ((e.loss - loss) / loss).abs() < 1e-5,
+            "{stem}: loss {} vs torch {loss}",
+            e.loss
+        );
+        let acc = want["test_accuracy"].as_f64().unwrap();
+        assert_eq!(
+            (e.accuracy * 2000.0).round(),
+            (acc * 2000.0).round(),
+            "{stem}: accuracy"
+        );
+    }
     let logits = b.logits(Split::Test, 16).unwrap();
     let mut worst = 0.0f64;
     for (r, row) in want["logits_first16_test"]
@@ -94,17 +97,27 @@ fn conformance(stem: &str, arch: &str) {
 
 #[test]
 fn lenet5_checkpoint_matches_torch_on_device() {
-    conformance("lenet5-s0", "lenet5");
+    conformance("lenet5-s0", "lenet5", true);
 }
 
 #[test]
-fn vgg_bn_checkpoint_matches_torch_on_device() {
-    conformance("vgg-bn-s0", "vgg");
+fn vgg_bn_checkpoint_logits_match_torch_on_device() {
+    conformance("vgg-bn-s0", "vgg", false);
 }
 
 #[test]
-fn resnet10_checkpoint_matches_torch_on_device() {
-    conformance("resnet10-s0", "resnet");
+fn resnet10_checkpoint_logits_match_torch_on_device() {
+    conformance("resnet10-s0", "resnet", false);
+}
+
+/// The 2,000-digit test loss and accuracy of VGG-BN and ResNet-10 on the device: minutes on
+/// lavapipe, so outside the default run; scripts/gpu_check.sh runs it on a real GPU
+/// (`cargo test --test gpu_cnn -- --include-ignored`).
+#[test]
+#[ignore = "minutes on a software GPU; run by scripts/gpu_check.sh"]
+fn vgg_resnet_test_loss_matches_torch_on_device() {
+    conformance("vgg-bn-s0", "vgg", true);
+    conformance("resnet10-s0", "resnet", true);
 }
 
 /// What a few training steps leave: per-step losses, eval-mode logits of 8 test digits, every

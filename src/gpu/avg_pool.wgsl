@@ -3,41 +3,10 @@
 //     [oy * sh - ph, oy * sh - ph + kh) clipped to the image, divided by kh * kw;
 //   mode 1, AdaptiveAvgPool2d: rows [floor(oy * h / oh), ceil((oy + 1) * h / oh)), columns
 //     alike, divided by the window's own size.
+// (Uniform `p`, covering() and window(): window.wgsl, prepended by kernels.rs.)
 
-struct Params {
-    batch: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    mode: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
-
-// [start, end) of output o's window along one axis, clipped to [0, n), and its divisor part.
-fn window(o: u32, n: u32, on: u32, k: u32, s: u32, pad: u32) -> vec3<u32> {
-    if (p.mode == 1u) {
-        let a = (o * n) / on;
-        let b = ((o + 1u) * n + on - 1u) / on;
-        return vec3<u32>(a, b, b - a);
-    }
-    let a = i32(o * s) - i32(pad);
-    let b = min(a + i32(k), i32(n));
-    return vec3<u32>(u32(max(a, 0)), u32(max(b, 0)), k);
-}
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {

@@ -5,27 +5,8 @@
 // A gather, one invocation per input element (no atomics: deterministic, the same sum order on
 // every device). `acc` = 1 adds to dx (a value read by several layers, e.g. a residual block's
 // input), 0 overwrites it.
+// (Uniform `p`, covering() and window(): window.wgsl, prepended by kernels.rs.)
 
-struct Params {
-    batch: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    acc: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dcol: array<f32>;
 @group(0) @binding(2) var<storage, read_write> dx: array<f32>;
 

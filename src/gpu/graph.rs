@@ -169,8 +169,8 @@ impl Tensors {
     }
 }
 
-/// Uniform words of a windowed layer: batch, input c h w, output h w, kernel, stride, padding
-/// and two mode words (the layout of im2col/col2im/pool kernels).
+/// Uniform words of a windowed layer: batch, input c h w, output h w, kernel, stride, padding,
+/// mode and accumulate flag (window.wgsl's layout).
 fn window_words(b: u32, x: [usize; 3], y: [usize; 3], k: [usize; 6], extra: [u32; 2]) -> Vec<u32> {
     let mut w = vec![
         b,
@@ -183,6 +183,24 @@ fn window_words(b: u32, x: [usize; 3], y: [usize; 3], k: [usize; 6], extra: [u32
     w.extend(k.iter().map(|&v| v as u32));
     w.extend([extra[0], extra[1], 0, 0]);
     w
+}
+
+/// Unfolds a convolution's input `xa` (shape `x`, output shape `y`) into `t.col`.
+fn im2col(
+    rec: &Recorder,
+    t: &Tensors,
+    xa: &wgpu::Buffer,
+    x: [usize; 3],
+    y: [usize; 3],
+    geo: [usize; 6],
+) -> Dispatch {
+    let count = x[0] * geo[0] * geo[1] * y[1] * y[2];
+    rec.elems(
+        Kernel::Im2col,
+        &[xa, &t.col],
+        move |b| count * b as usize,
+        move |b| window_words(b, x, y, geo, [0, 0]),
+    )
 }
 
 /// Where a dropout dispatch sits in its list, and which node it belongs to.
@@ -222,12 +240,7 @@ pub fn forward(
                 let geo = [kh, kw, stride[0], stride[1], padding[0], padding[1]];
                 let rows = x[0] * kh * kw;
                 let p = y[1] * y[2];
-                ops.push(rec.elems(
-                    Kernel::Im2col,
-                    &[xa, &t.col],
-                    move |b| rows * b as usize * p,
-                    move |b| window_words(b, x, y, geo, [0, 0]),
-                ));
+                ops.push(im2col(rec, t, xa, x, y, geo));
                 let (g, ocg, kg) = (
                     groups as u32,
                     (out_c / groups) as u32,
@@ -471,12 +484,7 @@ pub fn backward(
                     move |b| b as usize * ny,
                     move |b| vec![b, oc, pu, 0, 0, 0, 0, 0],
                 ));
-                ops.push(rec.elems(
-                    Kernel::Im2col,
-                    &[xa, &t.col],
-                    move |b| rows * b as usize * p,
-                    move |b| window_words(b, x, y, geo, [0, 0]),
-                ));
+                ops.push(im2col(rec, t, xa, x, y, geo));
                 let (g, ocg, kg) = (
                     groups as u32,
                     (out_c / groups) as u32,
@@ -508,7 +516,7 @@ pub fn backward(
                         Kernel::Col2im,
                         &[&t.dcol, &t.grads[v0]],
                         move |b| b as usize * nx,
-                        move |b| window_words(b, x, y, geo, [acc, 0]),
+                        move |b| window_words(b, x, y, geo, [0, acc]),
                     ));
                 }
             }
@@ -563,7 +571,7 @@ pub fn backward(
                     Kernel::MaxPoolBackward,
                     &[dy, arg, &t.grads[v0]],
                     move |b| b as usize * nx,
-                    move |b| window_words(b, x, y, geo, [acc, 0]),
+                    move |b| window_words(b, x, y, geo, [0, acc]),
                 ));
             }
             Op::AvgPool2d { .. } | Op::AdaptiveAvgPool2d { .. } if needs => {

@@ -6,27 +6,8 @@
 // W_g (out/g x K) times rows [g K, (g+1) K) of col, K = c/g * kh * kw (matmul.wgsl, batched
 // over groups), and the weight gradient is dY_g col_g^T.
 // One invocation per element of col.
+// (Uniform `p`, covering() and window(): window.wgsl, prepended by kernels.rs.)
 
-struct Params {
-    batch: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-    pad3: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> col: array<f32>;
 

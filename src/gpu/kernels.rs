@@ -4,6 +4,14 @@
 use super::context::GpuContext;
 use crate::error::Result;
 
+/// A sliding-window kernel: window.wgsl (shared uniform layout and window arithmetic; WGSL
+/// has no includes) followed by the kernel's own file.
+macro_rules! windowed {
+    ($file:literal) => {
+        concat!(include_str!("window.wgsl"), include_str!($file))
+    };
+}
+
 /// Source of every kernel, by name (also used by the naga validation test).
 pub const SOURCES: &[(&str, &str)] = &[
     ("matmul", include_str!("matmul.wgsl")),
@@ -16,18 +24,18 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("sgd", include_str!("sgd.wgsl")),
     ("adam", include_str!("adam.wgsl")),
     ("penalty_scale", include_str!("penalty_scale.wgsl")),
-    ("im2col", include_str!("im2col.wgsl")),
-    ("col2im", include_str!("col2im.wgsl")),
+    ("im2col", windowed!("im2col.wgsl")),
+    ("col2im", windowed!("col2im.wgsl")),
     ("conv_layout", include_str!("conv_layout.wgsl")),
     ("bn_stats", include_str!("bn_stats.wgsl")),
     ("channel_sums", include_str!("channel_sums.wgsl")),
     ("bn_apply", include_str!("bn_apply.wgsl")),
     ("bn_backward", include_str!("bn_backward.wgsl")),
     ("elementwise", include_str!("elementwise.wgsl")),
-    ("max_pool", include_str!("max_pool.wgsl")),
-    ("max_pool_backward", include_str!("max_pool_backward.wgsl")),
-    ("avg_pool", include_str!("avg_pool.wgsl")),
-    ("avg_pool_backward", include_str!("avg_pool_backward.wgsl")),
+    ("max_pool", windowed!("max_pool.wgsl")),
+    ("max_pool_backward", windowed!("max_pool_backward.wgsl")),
+    ("avg_pool", windowed!("avg_pool.wgsl")),
+    ("avg_pool_backward", windowed!("avg_pool_backward.wgsl")),
     ("conv_slices", include_str!("conv_slices.wgsl")),
 ];
 

@@ -2,27 +2,8 @@
 // One invocation per output element y[b, c, oy, ox]; the window is scanned row by row and the
 // FIRST maximum wins ties (strict >), as PyTorch does; its position in the input plane
 // (row * w + col) goes to `arg` for the backward pass (max_pool_backward.wgsl).
+// (Uniform `p`, covering() and window(): window.wgsl, prepended by kernels.rs.)
 
-struct Params {
-    batch: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-    pad3: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> x: array<f32>;
 @group(0) @binding(2) var<storage, read_write> y: array<f32>;
 @group(0) @binding(3) var<storage, read_write> arg: array<u32>;

@@ -1,41 +1,11 @@
 // MaxPool2d backward: each input element receives the gradient of every output whose recorded
 // maximum (max_pool.wgsl's `arg`) it is. A gather over the outputs whose window covers the
 // element, one invocation per input element (deterministic, no atomics). `acc` = 1 adds to dx.
+// (Uniform `p`, covering() and window(): window.wgsl, prepended by kernels.rs.)
 
-struct Params {
-    batch: u32,
-    c: u32,
-    h: u32,
-    w: u32,
-    oh: u32,
-    ow: u32,
-    kh: u32,
-    kw: u32,
-    sh: u32,
-    sw: u32,
-    ph: u32,
-    pw: u32,
-    acc: u32,
-    pad0: u32,
-    pad1: u32,
-    pad2: u32,
-}
-
-@group(0) @binding(0) var<uniform> p: Params;
 @group(0) @binding(1) var<storage, read> dy: array<f32>;
 @group(0) @binding(2) var<storage, read> arg: array<u32>;
 @group(0) @binding(3) var<storage, read_write> dx: array<f32>;
-
-// Outputs o with o * s - pad <= v < o * s - pad + k, clipped to [0, n).
-fn covering(v: u32, k: u32, s: u32, pad: u32, n: u32) -> vec2<u32> {
-    let t = i32(v + pad) - i32(k) + 1;
-    var lo = 0u;
-    if (t > 0) {
-        lo = (u32(t) + s - 1u) / s;
-    }
-    let hi = min((v + pad) / s + 1u, n);
-    return vec2<u32>(lo, hi);
-}
 
 @compute @workgroup_size(256, 1, 1)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) nwg: vec3<u32>) {
