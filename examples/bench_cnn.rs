@@ -2,7 +2,8 @@
 //! OpenBLAS sgemm), the protocol of the PyTorch fixtures (tests/data/cnn): MNIST rows
 //! 0-7999, batch 64, SGD momentum 0.9, lr 0.05, from PyTorch-default initialisation.
 //!
-//! Usage: `cargo run --release --example bench_cnn -- [DATA] [EPOCHS] [ARCHS]`
+//! Usage: `cargo run --release --example bench_cnn -- [DATA] [EPOCHS] [ARCHS] [DEVICE]`
+//! (DEVICE: cpu (default), gpu, software-gpu for the wgpu backend on lavapipe, auto)
 //! (defaults: /work/shared/data/mnist10k.safetensors, 2 epochs, `lenet5,vgg-bn:16,M,32,M,64,64,M/128,resnet10-cifar-w16`;
 //! ARCHS separated by `;`). Prints one line per architecture: wall and process CPU seconds
 //! (user + system from /proc/self/stat, so time spent waiting for a core on a shared machine
@@ -33,12 +34,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "lenet5;vgg-bn:16,M,32,M,64,64,M/128;resnet10-cifar-w16",
         |s| s.as_str(),
     );
+    let device: DeviceChoice = args.get(4).map_or(Ok(DeviceChoice::Cpu), |s| s.parse())?;
     let all = Dataset::load(std::path::Path::new(data), None)?;
     let n = all.len().min(10_000);
     let tr = all.subset(&(0..n.min(8000)).collect::<Vec<_>>());
     let te = all.subset(&(n.min(8000)..n).collect::<Vec<_>>());
     println!(
-        "| architecture | parameters | wall s/epoch | CPU s/epoch | test accuracy after {epochs} epochs |"
+        "| architecture | parameters | wall s/epoch ({device:?}) | CPU s/epoch | test accuracy after {epochs} epochs |"
     );
     println!("|---|---|---|---|---|");
     for a in archs.split(';') {
@@ -50,7 +52,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ..TrainConfig::default()
         };
         let mut b = open_net_backend(
-            DeviceChoice::Cpu,
+            device,
             &net,
             tr.clone(),
             Some(te.clone()),

@@ -2,24 +2,14 @@
 //! on 2,000 MNIST digits. Runs on any wgpu adapter, software ones included (Mesa lavapipe in
 //! CI). Without any adapter the tests say so and pass, unless HTDIAG_REQUIRE_GPU=1.
 
+mod gpu_common;
 mod penalty_common;
 
-use htdiag::gpu::{GpuBackend, GpuContext};
+use gpu_common::gpu;
+use htdiag::gpu::GpuBackend;
 use htdiag::train::backend::{GramSide, PenaltySpectrum};
+use htdiag::train::net::Net;
 use htdiag::train::{Backend, CpuBackend, Dataset, Mlp, Optimizer, StepParams, TrainConfig, train};
-
-fn gpu() -> Option<GpuContext> {
-    let ctx = GpuContext::open(true).expect("wgpu device");
-    if ctx.is_none() {
-        if std::env::var("HTDIAG_REQUIRE_GPU").as_deref() == Ok("1") {
-            panic!("HTDIAG_REQUIRE_GPU=1 but wgpu found no adapter (install mesa-vulkan-drivers)");
-        }
-        eprintln!(
-            "SKIPPED: no wgpu adapter on this machine (set HTDIAG_REQUIRE_GPU=1 to fail instead)"
-        );
-    }
-    ctx
-}
 
 fn data() -> Dataset {
     Dataset::load(
@@ -56,7 +46,16 @@ fn one_epoch(opt: Optimizer, lr: f32, weight_decay: f32) {
         spectrum_every: 1,
     };
     let mut cpu = CpuBackend::new(&model, d.clone(), Some(d.head(500)), opt, 64).unwrap();
-    let mut gpu = GpuBackend::new(ctx, &model, d.clone(), Some(d.head(500)), opt, 64).unwrap();
+    let mut gpu = GpuBackend::new(
+        ctx,
+        &Net::from_mlp(&model),
+        d.clone(),
+        Some(d.head(500)),
+        opt,
+        64,
+        0,
+    )
+    .unwrap();
     let hc = train(&mut cpu, &shapes, d.len(), true, &cfg, None, &mut |_| {}).unwrap();
     let hg = train(&mut gpu, &shapes, d.len(), true, &cfg, None, &mut |_| {}).unwrap();
     // 2000 / 64: 31 full batches and a partial one of 16 (exercises the batch-size change).
@@ -133,8 +132,26 @@ fn penalty_gradient_on_device_matches_reference() {
         t: 1,
     };
     let batch: Vec<u32> = (0..64).collect();
-    let mut plain = GpuBackend::new(gpu().unwrap(), &model, d.clone(), None, opt, 64).unwrap();
-    let mut pen = GpuBackend::new(gpu().unwrap(), &model, d.clone(), None, opt, 64).unwrap();
+    let mut plain = GpuBackend::new(
+        gpu().unwrap(),
+        &Net::from_mlp(&model),
+        d.clone(),
+        None,
+        opt,
+        64,
+        0,
+    )
+    .unwrap();
+    let mut pen = GpuBackend::new(
+        gpu().unwrap(),
+        &Net::from_mlp(&model),
+        d.clone(),
+        None,
+        opt,
+        64,
+        0,
+    )
+    .unwrap();
     let mut refs = Vec::new();
     for (l, layer) in model.layers.iter().enumerate() {
         let lin = layer.as_linear();
@@ -216,11 +233,12 @@ fn device_penalty_gradients_match_cpu_reference() {
             Box::new(
                 GpuBackend::new(
                     gpu().unwrap(),
-                    model,
+                    &Net::from_mlp(model),
                     data,
                     None,
                     Optimizer::Sgd { momentum: 0.0 },
                     64,
+                    0,
                 )
                 .unwrap(),
             )

@@ -4,6 +4,7 @@
 //! on request, e.g. in CI) or `cpu`.
 
 use super::backend::{Backend, Optimizer};
+#[cfg(doc)]
 use super::cpu::CpuBackend;
 use super::data::Dataset;
 use super::model::Mlp;
@@ -39,6 +40,22 @@ impl std::str::FromStr for DeviceChoice {
     }
 }
 
+/// Opens a training backend on a device. `train` declares it and never names the GPU code:
+/// the implementation for [`DeviceChoice`] lives in `crate::gpu::open` (it needs both the wgpu
+/// backend and [`CpuBackend`]), so the module dependency stays one-way, gpu -> train.
+pub trait OpenBackend {
+    /// Builds the backend holding network `net` and the data sets (`seed`: dropout masks).
+    fn open(
+        &self,
+        net: &Net,
+        train: Dataset,
+        test: Option<Dataset>,
+        opt: Optimizer,
+        max_batch: usize,
+        seed: u64,
+    ) -> Result<Box<dyn Backend>>;
+}
+
 /// Builds the backend for `choice`, holding `model`'s parameters and the data sets.
 pub fn open_backend(
     choice: DeviceChoice,
@@ -48,20 +65,10 @@ pub fn open_backend(
     opt: Optimizer,
     max_batch: usize,
 ) -> Result<Box<dyn Backend>> {
-    open_net_backend(
-        choice,
-        &Net::from_mlp(model),
-        train,
-        test,
-        opt,
-        max_batch,
-        0,
-    )
+    choice.open(&Net::from_mlp(model), train, test, opt, max_batch, 0)
 }
 
-/// Builds the backend for `choice` holding network `net` (`seed`: dropout masks). The wgpu
-/// backend runs Linear/ReLU chains; other networks run on the CPU backend (`auto` falls back
-/// to it, `gpu` is refused with a message).
+/// Builds the backend for `choice` holding network `net` (`seed`: dropout masks).
 pub fn open_net_backend(
     choice: DeviceChoice,
     net: &Net,
@@ -71,37 +78,5 @@ pub fn open_net_backend(
     max_batch: usize,
     seed: u64,
 ) -> Result<Box<dyn Backend>> {
-    let mlp = net.to_mlp().ok();
-    let ctx = match (choice, &mlp) {
-        (DeviceChoice::Cpu, _) | (DeviceChoice::Auto, None) => None,
-        (DeviceChoice::Gpu | DeviceChoice::SoftwareGpu, None) => {
-            return Err(Error::InvalidArgument(
-                "the wgpu backend runs Linear/ReLU networks only so far: use --device cpu for                  convolutional networks"
-                    .into(),
-            ));
-        }
-        (DeviceChoice::Auto, Some(_)) => crate::gpu::GpuContext::open(false)?,
-        (DeviceChoice::Gpu, Some(_)) => {
-            Some(crate::gpu::GpuContext::open(false)?.ok_or_else(|| {
-                Error::InvalidArgument(
-                    "no hardware GPU adapter found through wgpu (Vulkan/Metal/DX12); \
-                 use --device software-gpu for a software driver or --device cpu"
-                        .into(),
-                )
-            })?)
-        }
-        (DeviceChoice::SoftwareGpu, Some(_)) => {
-            Some(crate::gpu::GpuContext::open(true)?.ok_or_else(|| {
-                Error::InvalidArgument("no wgpu adapter at all, not even a software one".into())
-            })?)
-        }
-    };
-    Ok(match (ctx, mlp) {
-        (Some(ctx), Some(model)) => Box::new(crate::gpu::GpuBackend::new(
-            ctx, &model, train, test, opt, max_batch,
-        )?),
-        _ => Box::new(CpuBackend::from_net(
-            net, train, test, opt, max_batch, seed,
-        )?),
-    })
+    choice.open(net, train, test, opt, max_batch, seed)
 }
