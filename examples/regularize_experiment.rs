@@ -3,9 +3,10 @@
 //! regularization, test accuracy mean and std over the seeds, mean alpha per layer, and wall
 //! time per epoch.
 //!
-//! `cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]`
-//! (defaults: /work/shared/data/mnist10k.safetensors, 5 epochs, 3 seeds, spectrum refresh
-//! every 1 step), on the CPU path.
+//! `cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]
+//! [ONLY]` (defaults: /work/shared/data/mnist10k.safetensors, 5 epochs, 3 seeds, spectrum
+//! refresh every 1 step; EVERY may be `auto`; ONLY: comma-separated words, runs only the
+//! regularizations whose label contains one of them), on the CPU path.
 
 use std::path::Path;
 
@@ -14,7 +15,7 @@ use htdiag::regularize::{
     StableRankParams, WeightedAlphaParams,
 };
 use htdiag::train::experiment::{analyze_file, run_one};
-use htdiag::train::{Dataset, DeviceChoice, Mlp, TrainConfig};
+use htdiag::train::{Dataset, DeviceChoice, Mlp, RefreshPolicy, SpectrumEvery, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -24,7 +25,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or("/work/shared/data/mnist10k.safetensors".into());
     let epochs: usize = args.get(2).map_or(Ok(5), |s| s.parse())?;
     let seeds: u64 = args.get(3).map_or(Ok(3), |s| s.parse())?;
-    let every: usize = args.get(4).map_or(Ok(1), |s| s.parse())?;
+    let every: SpectrumEvery = args
+        .get(4)
+        .map_or(Ok(SpectrumEvery::Steps(1)), |s| s.parse())?;
+    let only: Vec<&str> = args.get(5).map_or(Vec::new(), |s| s.split(',').collect());
     let all = Dataset::load(Path::new(&data), None)?;
     let (tr, te) = all.split(0.2, None)?;
     // (label, optimizer weight decay, penalty)
@@ -80,6 +84,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!("|---|---|---|---|");
     for (label, wd, reg) in &conditions {
+        if !only.is_empty() && !only.iter().any(|w| label.contains(w)) {
+            continue;
+        }
         let mut accs = Vec::new();
         let mut alphas = vec![Vec::new(); 3];
         let mut secs = Vec::new();
@@ -89,7 +96,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 epochs,
                 seed,
                 weight_decay: *wd,
-                spectrum_every: every,
+                refresh: RefreshPolicy {
+                    every,
+                    max_lag: None,
+                },
                 ..TrainConfig::default()
             };
             let (m, run) = run_one(

@@ -46,14 +46,9 @@ pub struct StepParams {
     pub t: u64,
 }
 
-/// Which side of a layer the penalty's eigenvectors live on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GramSide {
-    /// Eigenvectors of `W^T W` (in x in): the gradient is `c W V diag(g) V^T`.
-    Right,
-    /// Eigenvectors of `W W^T` (out x out): the gradient is `c U diag(g) U^T W`.
-    Left,
-}
+/// Which Gram matrix the penalty's eigenvectors diagonalise (the one enum of
+/// [`crate::regularize::spectral`]).
+pub use crate::regularize::spectral::GramSide;
 
 /// The spectral part of a layer's penalty gradient, computed on the CPU at a refresh step and
 /// assembled against the current weights by the backend at every step until the next refresh.

@@ -2,7 +2,8 @@
 //! with matrix products through single-precision BLAS (`sgemm`, system OpenBLAS). All buffers
 //! are allocated once, for the largest batch.
 
-use super::backend::{Backend, Eval, GramSide, Optimizer, PenaltySpectrum, Split, StepParams};
+use super::backend::{Backend, Eval, Optimizer, PenaltySpectrum, Split, StepParams};
+use super::spectral::Assembly;
 use super::data::Dataset;
 use super::model::Mlp;
 use crate::error::{Error, Result};
@@ -141,8 +142,7 @@ pub struct CpuBackend {
     acts: Vec<Vec<f32>>,
     /// dz for layers 0..L, each max_batch x dims[l+1].
     dz: Vec<Vec<f32>>,
-    penalty: Vec<Option<(PenaltySpectrum, Vec<f32>)>>,
-    scratch: Vec<f32>,
+    penalty: Vec<Option<Assembly>>,
     stats: Vec<(f32, u32)>,
 }
 
@@ -173,7 +173,6 @@ impl CpuBackend {
                 .map(|&d| vec![0.0; max_batch * d])
                 .collect(),
             penalty: vec![None; model.layers.len()],
-            scratch: Vec::new(),
             stats: Vec::new(),
             dims,
             weights,
@@ -304,12 +303,9 @@ impl Backend for CpuBackend {
                     }
                 }
             }
-            if let Some((ps, m)) = &self.penalty[l] {
+            if let Some(a) = &self.penalty[l] {
                 let Param { w, grad, .. } = &mut self.weights[l];
-                match ps.side {
-                    GramSide::Right => gemm(false, false, dout, din, din, ps.coef, w, m, 1.0, grad),
-                    GramSide::Left => gemm(false, false, dout, din, dout, ps.coef, m, w, 1.0, grad),
-                }
+                a.add_gradient(w, dout, din, grad)?;
             }
         }
         for l in 0..nl {
@@ -369,10 +365,7 @@ impl Backend for CpuBackend {
             .ok_or_else(|| Error::InvalidArgument(format!("no layer {layer}")))?;
         *slot = match spectrum {
             None => None,
-            Some(ps) => {
-                let m = assemble_m(ps, &mut self.scratch);
-                Some((ps.clone(), m))
-            }
+            Some(ps) => Some(Assembly::new(ps)?),
         };
         Ok(())
     }
@@ -389,15 +382,4 @@ impl Backend for CpuBackend {
     fn read_weight(&mut self, layer: usize) -> Result<Vec<f32>> {
         Ok(self.weights[layer].w.clone())
     }
-}
-
-/// `M = V diag(g) V^T` in f32, the same two products as `penalty.wgsl`: first the columns of
-/// `V` are scaled by `g`, then one `gemm` with `V^T`.
-pub fn assemble_m(ps: &PenaltySpectrum, scratch: &mut Vec<f32>) -> Vec<f32> {
-    let n = ps.n;
-    scratch.clear();
-    scratch.extend(ps.vectors.iter().enumerate().map(|(i, &v)| v * ps.g[i % n]));
-    let mut m = vec![0.0f32; n * n];
-    gemm(false, true, n, n, n, 1.0, scratch, &ps.vectors, 0.0, &mut m);
-    m
 }

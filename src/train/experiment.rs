@@ -101,9 +101,8 @@ pub struct CompareReport {
     pub baseline: Baseline,
     /// Baseline run, then regularized run.
     pub runs: Vec<RunReport>,
-    /// Per-epoch time of the regularized run over the baseline's, minus one (same device,
-    /// same process): the penalty's share of step time, all costs included, is
-    /// `penalty_overhead / (1 + penalty_overhead)`.
+    /// Seconds per step of the regularized run over the baseline's, minus one (same device,
+    /// same process, all costs included; the goal of the default policy is <= 0.25).
     pub penalty_overhead: f64,
     /// Per layer, before and after.
     pub layers: Vec<LayerChange>,

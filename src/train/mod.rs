@@ -3,8 +3,8 @@
 //!
 //! [`model`] (MLPs in safetensors) + [`data`] (safetensors / IDX data sets) feed a
 //! [`backend::Backend`] — the CPU reference [`cpu::CpuBackend`] or the wgpu backend in
-//! [`crate::gpu`] — driven by the loop in [`trainer`]; [`spectral`] supplies the eigenvectors
-//! the penalty gradient needs.
+//! [`crate::gpu`] — driven by the loop in [`trainer`]; [`refresh`] keeps the penalty's spectra fresh from a
+//! worker thread, through the f32 edge [`spectral`] of [`crate::regularize::spectral`].
 
 pub mod backend;
 pub mod cpu;
@@ -14,6 +14,8 @@ pub mod experiment;
 pub mod model;
 pub mod pages;
 pub mod penalty;
+pub mod refresh;
+pub mod refresh_worker;
 pub mod spectral;
 pub mod trainer;
 
@@ -22,4 +24,7 @@ pub use cpu::CpuBackend;
 pub use data::Dataset;
 pub use device::{DeviceChoice, open_backend};
 pub use model::{Layer, Linear, Mlp};
-pub use trainer::{EpochRecord, History, Progress, SpectralPenalty, TrainConfig, train};
+pub use refresh::{RefreshPolicy, SpectrumEvery};
+pub use trainer::{
+    CancelToken, EpochRecord, History, Progress, SpectralPenalty, TrainConfig, train,
+};

@@ -14,12 +14,12 @@ use htdiag::spectrum::Lapack;
 use crate::analyze::{Args, Progress, resolve, write_outputs};
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-const INTERRUPTED: u8 = 130;
+pub(crate) const INTERRUPTED: u8 = 130;
 
-/// Installs the Ctrl-C handler: the first Ctrl-C asks the run to stop after the layers in
-/// flight (each is saved as it finishes); a second one exits at once (nothing finished is
-/// lost either way: every file is written atomically).
-fn install_ctrlc() -> anyhow::Result<Arc<AtomicBool>> {
+/// Installs the Ctrl-C handler: the first Ctrl-C sets the returned flag, which asks the run
+/// to stop (`what` tells the user how it stops); a second one exits at once (nothing finished
+/// is lost either way: every file is written atomically).
+pub(crate) fn install_ctrlc(what: &'static str) -> anyhow::Result<Arc<AtomicBool>> {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     ctrlc::set_handler(move || {
@@ -27,9 +27,7 @@ fn install_ctrlc() -> anyhow::Result<Arc<AtomicBool>> {
             eprintln!("htdiag: interrupted again; exiting now");
             std::process::exit(INTERRUPTED as i32);
         }
-        eprintln!(
-            "htdiag: interrupted; finishing the layers in flight (Ctrl-C again to exit at once)"
-        );
+        eprintln!("htdiag: interrupted; {what} (Ctrl-C again to exit at once)");
     })
     .context("installing the Ctrl-C handler")?;
     Ok(cancel)
@@ -46,7 +44,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let (path, _demo_dir) = resolve(args.path.as_deref())?;
     let ckpt = Checkpoint::open(&path)?;
-    let cancel = install_ctrlc()?;
+    let cancel = install_ctrlc("finishing the layers in flight")?;
     let progress = Progress::new(args.quiet);
     let outcome = analyze_to_dir(
         &ckpt,

@@ -57,9 +57,15 @@ pub struct Args {
     /// Lower threshold t: a layer's penalty is max(0, R - t).
     #[arg(long)]
     pub threshold: Option<f64>,
-    /// Steps between spectrum refreshes (1: exact penalty gradient at every step).
-    #[arg(long, default_value_t = 1)]
-    pub spectrum_every: usize,
+    /// Steps between spectrum refreshes: "auto" (chosen online so that refreshes cost under
+    /// 20% of the step time; they run on a worker thread), or a number (1: exact penalty
+    /// gradient at every step).
+    #[arg(long, default_value = "auto")]
+    pub spectrum_every: htdiag::train::SpectrumEvery,
+    /// Most steps a spectrum may lag behind the weights it is applied to (default: 0 with a
+    /// numeric --spectrum-every, the interval with auto).
+    #[arg(long)]
+    pub max_lag: Option<usize>,
     /// Output directory (checkpoints, JSON, report pages).
     #[arg(long, short, default_value = "regularize-out")]
     pub out_dir: PathBuf,
@@ -111,6 +117,16 @@ fn penalty(a: &Args) -> anyhow::Result<Regularizer> {
     Ok(r)
 }
 
+/// Exits with [`crate::analyze_out::INTERRUPTED`] when a run was stopped by Ctrl-C (its
+/// refresh thread already joined, nothing written yet); passes other errors on.
+fn stopped(e: htdiag::Error) -> htdiag::Error {
+    if let htdiag::Error::Interrupted = e {
+        eprintln!("htdiag: stopped; nothing was written");
+        std::process::exit(crate::analyze_out::INTERRUPTED as i32);
+    }
+    e
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let c = &args.common;
     let reg = penalty(&args)?;
@@ -125,10 +141,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     };
     let model = Mlp::load(&args.checkpoint)?;
     let (tr, te): (Dataset, Dataset) = c.load_data()?;
-    let cfg = c.config(args.spectrum_every);
+    let mut cfg = c.config(htdiag::train::RefreshPolicy {
+        every: args.spectrum_every,
+        max_lag: args.max_lag,
+    });
+    cfg.cancel = htdiag::train::CancelToken(Some(crate::analyze_out::install_ctrlc(
+        "stopping after this step; nothing is written",
+    )?));
     let device = c.device()?;
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("creating {}", args.out_dir.display()))?;
     if !c.quiet {
         eprintln!(
             "fine-tuning {} ({}) on {} samples, {} test: baseline {:?} vs {}",
@@ -150,7 +170,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &bcfg,
         bpen,
         &mut progress_bar("baseline", c.quiet),
-    )?;
+    )
+    .map_err(stopped)?;
     let (rmodel, rrun) = experiment::run_one(
         "regularized",
         device,
@@ -160,7 +181,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &cfg,
         Some(reg),
         &mut progress_bar(&args.penalty, c.quiet),
-    )?;
+    )
+    .map_err(stopped)?;
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("creating {}", args.out_dir.display()))?;
     let bpath = args.out_dir.join("baseline.safetensors");
     let rpath = args.out_dir.join("regularized.safetensors");
     bmodel.save(&bpath)?;
@@ -181,8 +205,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         })
         .collect();
-    let overhead = if brun.seconds_per_epoch > 0.0 {
-        rrun.seconds_per_epoch / brun.seconds_per_epoch - 1.0
+    let overhead = if brun.history.seconds_per_step > 0.0 {
+        rrun.history.seconds_per_step / brun.history.seconds_per_step - 1.0
     } else {
         0.0
     };

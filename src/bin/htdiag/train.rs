@@ -89,8 +89,8 @@ impl CommonArgs {
         }
     }
 
-    /// The run configuration (penalty refresh interval given separately).
-    pub fn config(&self, spectrum_every: usize) -> TrainConfig {
+    /// The run configuration (penalty refresh policy given separately).
+    pub fn config(&self, refresh: htdiag::train::RefreshPolicy) -> TrainConfig {
         TrainConfig {
             epochs: self.epochs,
             batch_size: self.batch_size,
@@ -98,7 +98,8 @@ impl CommonArgs {
             weight_decay: self.weight_decay,
             optimizer: self.optimizer(),
             seed: self.seed,
-            spectrum_every,
+            refresh,
+            ..TrainConfig::default()
         }
     }
 
@@ -197,7 +198,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (None, Some(p)) => Mlp::load(p)?,
         _ => anyhow::bail!("give --arch (fresh model) or --init CHECKPOINT"),
     };
-    let cfg = c.config(1);
+    let cfg = c.config(1.into());
     let n = tr.len();
     let has_test = !te.is_empty();
     let mut backend = train::open_backend(
