@@ -9,9 +9,14 @@
 //!    spectral norm, Frechet), with the largest eigenvalue error of each route.
 //!
 //! `cargo run --release --example bench_penalties -- [--device cpu|lavapipe] [--every auto|N]
-//!  [--epochs E] [--samples N] [--data FILE] [--solvers] [--only a,b]` (`--samples`: the
-//!  first N training rows only, for slow devices such as lavapipe; `--only`: penalties whose
-//!  name contains one of the words).
+//!  [--epochs E] [--samples N] [--data FILE] [--solvers] [--only a,b] [--hold] [--threads T]`
+//!  (`--samples`: the first N training rows only, for slow devices such as lavapipe;
+//!  `--only`: penalties whose name contains one of the words; `--hold`: the backend holds the
+//!  penalty product between refreshes; `--threads`: OpenBLAS threads, default 1).
+//!
+//! Besides wall time it prints the ratio of the training thread's CPU time (whole run, from
+//! `/proc/thread-self/stat`; with one OpenBLAS thread every product runs on it), which leaves
+//! out the time spent waiting for a core on a shared machine.
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -49,6 +54,8 @@ struct Opts {
     solvers: bool,
     samples: Option<usize>,
     only: Vec<String>,
+    hold: bool,
+    threads: usize,
 }
 
 fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
@@ -60,6 +67,8 @@ fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
         solvers: false,
         samples: None,
         only: Vec::new(),
+        hold: false,
+        threads: 1,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -75,6 +84,8 @@ fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
             "--epochs" => o.epochs = val()?.parse()?,
             "--data" => o.data = val()?.into(),
             "--solvers" => o.solvers = true,
+            "--hold" => o.hold = true,
+            "--threads" => o.threads = val()?.parse()?,
             "--samples" => o.samples = Some(val()?.parse()?),
             "--only" => o.only = val()?.split(',').map(String::from).collect(),
             other => return Err(format!("unknown argument {other}").into()),
@@ -83,8 +94,22 @@ fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
     Ok(o)
 }
 
+/// CPU seconds of the calling thread so far (utime + stime of `/proc/thread-self/stat`, in
+/// clock ticks of 10 ms).
+fn thread_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let o = opts()?;
+    htdiag::spectrum::openblas::set_num_threads(o.threads);
     if o.solvers {
         solvers()?;
     }
@@ -98,10 +123,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         refresh: RefreshPolicy {
             every: o.every,
             max_lag: None,
+            hold: o.hold,
         },
         ..TrainConfig::default()
     };
+    let c0 = thread_cpu();
     let plain = run_one("plain", o.device, &model, &tr, &te, &cfg, None, &mut |_| {})?.1;
+    let base_cpu = thread_cpu() - c0;
     let base = plain.history.median_step_seconds;
     println!(
         "{} samples, {} epoch(s), device {}, --spectrum-every {}",
@@ -110,16 +138,30 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         plain.history.backend,
         o.every
     );
-    println!("plain: median step {:.2} ms", 1e3 * base);
     println!(
-        "{:<16} {:>10} {:>8} {:>8} {:>10} {:>8} {:>22}",
-        "penalty", "median ms", "ratio", "mean", "refreshes", "max lag", "worker ms/refresh/layer"
+        "plain: median step {:.2} ms, training thread {base_cpu:.2} CPU s (hold: {})",
+        1e3 * base,
+        o.hold
+    );
+    println!(
+        "{:<16} {:>9} {:>7} {:>7} {:>7} {:>9} {:>7} {:>10} {:>22}",
+        "penalty",
+        "median ms",
+        "ratio",
+        "mean",
+        "cpu",
+        "refreshes",
+        "max lag",
+        "intervals",
+        "worker ms/refresh/layer"
     );
     for reg in penalties() {
         if !o.only.is_empty() && !o.only.iter().any(|w| reg.penalty.name().contains(w.as_str())) {
             continue;
         }
+        let c0 = thread_cpu();
         let run = run_one("penalised", o.device, &model, &tr, &te, &cfg, Some(reg), &mut |_| {})?.1;
+        let cpu = thread_cpu() - c0;
         let h = &run.history;
         let f = h.refresh.clone().unwrap_or_default();
         let layers: Vec<String> = f
@@ -127,14 +169,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .iter()
             .map(|s| format!("{:.1}", 1e3 * s))
             .collect();
+        let ks: Vec<usize> = f.intervals.iter().map(|s| s.interval).collect();
         println!(
-            "{:<16} {:>10.2} {:>7.2}x {:>7.2}x {:>10} {:>8} {:>22}",
+            "{:<16} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>9} {:>7} {:>10} {:>22}",
             reg.penalty.name(),
             1e3 * h.median_step_seconds,
             h.median_step_seconds / base,
             h.seconds_per_step / plain.history.seconds_per_step,
+            cpu / base_cpu,
             f.refreshes,
             f.max_lag,
+            format!(
+                "{}-{}",
+                ks.iter().min().unwrap_or(&0),
+                ks.iter().max().unwrap_or(&0)
+            ),
             layers.join(" / ")
         );
     }

@@ -98,7 +98,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 weight_decay: *wd,
                 refresh: RefreshPolicy {
                     every,
-                    max_lag: None,
+                    ..RefreshPolicy::default()
                 },
                 ..TrainConfig::default()
             };

@@ -159,6 +159,7 @@ fn penalty_gradient_on_device_matches_reference() {
                 vectors: s.vectors.clone(),
                 g: g.iter().map(|&v| v as f32).collect(),
                 coef: coef as f32,
+                hold: false,
             }),
         )
         .unwrap();

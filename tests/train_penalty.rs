@@ -73,6 +73,7 @@ fn cfg(every: usize, max_lag: usize) -> TrainConfig {
         refresh: RefreshPolicy {
             every: SpectrumEvery::Steps(every),
             max_lag: Some(max_lag),
+            hold: false,
         },
         ..TrainConfig::default()
     }
@@ -130,8 +131,10 @@ fn synchronous(backend: &mut dyn Backend, shapes: &[(usize, usize)], every: usiz
 fn lag_zero_is_the_synchronous_path_bit_for_bit() {
     let _g = THREADS.lock().unwrap_or_else(|e| e.into_inner());
     let (model, d, shapes) = setup();
-    for every in [1, 3] {
-        let c = cfg(every, 0);
+    // With a refresh at every step, a held product is the current one.
+    for (every, hold) in [(1, false), (3, false), (1, true)] {
+        let mut c = cfg(every, 0);
+        c.refresh.hold = hold;
         let mut a = cpu(&model, &d, 0.9);
         let mut lp = LayerPenalties::new(reg()).unwrap();
         let hist = train(&mut a, &shapes, N, false, &c, Some(&mut lp), &mut |_| {}).unwrap();

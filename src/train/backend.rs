@@ -64,6 +64,11 @@ pub struct PenaltySpectrum {
     pub g: Vec<f32>,
     /// Coefficient `c` of the assembly (the trainer passes 2: `g` already carries `mu_e`).
     pub coef: f32,
+    /// The backend may form `c W M` once, with the weights of the first step after the
+    /// hand-over, and add that same matrix at every step until the next hand-over (the
+    /// product then lags like `V` and `g`; the CPU path does this to save `n * out * in`
+    /// multiply-adds per step). `false`: with the current `W` at every step.
+    pub hold: bool,
 }
 
 /// Which registered data set to evaluate.

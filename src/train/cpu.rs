@@ -303,7 +303,7 @@ impl Backend for CpuBackend {
                     }
                 }
             }
-            if let Some(a) = &self.penalty[l] {
+            if let Some(a) = &mut self.penalty[l] {
                 let Param { w, grad, .. } = &mut self.weights[l];
                 a.add_gradient(w, dout, din, grad)?;
             }

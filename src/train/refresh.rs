@@ -95,6 +95,11 @@ pub struct RefreshPolicy {
     /// fixed interval (synchronous, today's exact-at-refresh behaviour), the current
     /// interval for [`SpectrumEvery::Auto`].
     pub max_lag: Option<usize>,
+    /// Let the backend hold the product `2 W M` from the first step after each hand-over
+    /// until the next ([`super::backend::PenaltySpectrum::hold`]) instead of forming it with
+    /// the current `W` at every step.
+    #[serde(default)]
+    pub hold: bool,
 }
 
 impl From<usize> for RefreshPolicy {
@@ -103,6 +108,7 @@ impl From<usize> for RefreshPolicy {
         RefreshPolicy {
             every: SpectrumEvery::Steps(every.max(1)),
             max_lag: None,
+            hold: false,
         }
     }
 }
@@ -291,7 +297,10 @@ impl Refresher {
         let mut value = 0.0;
         let mut worker = 0.0;
         self.layer_sum.resize(layers.len(), 0.0);
-        for (l, r) in layers.into_iter().enumerate() {
+        for (l, mut r) in layers.into_iter().enumerate() {
+            if let Some(s) = r.spectrum.as_mut() {
+                s.hold = self.policy.hold;
+            }
             backend.set_penalty(l, r.spectrum.as_ref())?;
             value += r.value;
             worker += r.seconds;
@@ -348,9 +357,10 @@ mod tests {
         let p = RefreshPolicy {
             every: SpectrumEvery::Steps(3),
             max_lag: Some(2),
+            hold: false,
         };
         let j = serde_json::to_string(&p).unwrap();
-        assert_eq!(j, r#"{"every":3,"max_lag":2}"#);
+        assert_eq!(j, r#"{"every":3,"max_lag":2,"hold":false}"#);
         assert_eq!(serde_json::from_str::<RefreshPolicy>(&j).unwrap(), p);
         let a: RefreshPolicy = serde_json::from_str(r#"{"every":"auto","max_lag":null}"#).unwrap();
         assert_eq!(a, RefreshPolicy::default());

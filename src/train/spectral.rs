@@ -45,6 +45,7 @@ pub fn penalty_spectrum(dec: &Decomposition, g: &[f64], coef: f32) -> PenaltySpe
         vectors,
         g: g.iter().map(|&v| v as f32).collect(),
         coef,
+        hold: false,
     }
 }
 
@@ -85,6 +86,7 @@ pub fn top_pair_spectrum(
         vectors,
         g,
         coef,
+        hold: false,
     })
 }
 
@@ -133,6 +135,9 @@ fn sgemm(
 /// `n out inp` multiply-adds per step): spectral norm and the Frechet prior are rank 1
 /// (`c = 0`), stable rank is `I / lambda_max` plus rank 1, weight decay is `c I` alone.
 /// Weighted alpha and the power-law prior act on the top half of the spectrum and keep `M`.
+///
+/// With [`PenaltySpectrum::hold`], the product is formed at the first step after the
+/// hand-over and that matrix is added at every later step until the next hand-over.
 #[derive(Debug, Clone)]
 pub struct Assembly {
     side: GramSide,
@@ -140,6 +145,8 @@ pub struct Assembly {
     coef: f32,
     c: f32,
     route: Route,
+    hold: bool,
+    held: Option<Vec<f32>>,
 }
 
 #[derive(Debug, Clone)]
@@ -207,12 +214,41 @@ impl Assembly {
             coef: ps.coef,
             c: if matches!(route, Route::Full { .. }) { 0.0 } else { c },
             route,
+            hold: ps.hold,
+            held: None,
         })
     }
 
     /// `grad += coef W M` (right side) or `coef M W` (left side) for the *current* row-major
-    /// `out x inp` weight `w`.
-    pub fn add_gradient(&self, w: &[f32], out: usize, inp: usize, grad: &mut [f32]) -> Result<()> {
+    /// `out x inp` weight `w` (with `hold`: for the weights of the first call).
+    pub fn add_gradient(
+        &mut self,
+        w: &[f32],
+        out: usize,
+        inp: usize,
+        grad: &mut [f32],
+    ) -> Result<()> {
+        if !self.hold {
+            return self.product(w, out, inp, grad);
+        }
+        if self.held.is_none() {
+            let mut p = vec![0.0f32; w.len()];
+            self.product(w, out, inp, &mut p)?;
+            self.held = Some(p);
+        }
+        let p = self.held.as_ref().expect("just formed");
+        if p.len() != grad.len() {
+            return Err(Error::InvalidArgument(format!(
+                "penalty assembly: held product of {} values, gradient of {}",
+                p.len(),
+                grad.len()
+            )));
+        }
+        grad.iter_mut().zip(p).for_each(|(g, x)| *g += x);
+        Ok(())
+    }
+
+    fn product(&self, w: &[f32], out: usize, inp: usize, grad: &mut [f32]) -> Result<()> {
         let n = match self.side {
             GramSide::Right => inp,
             GramSide::Left => out,
@@ -289,7 +325,7 @@ mod tests {
             ];
             for g in &gs {
                 let ps = penalty_spectrum(&dec, g, 2.0);
-                let a = Assembly::new(&ps).unwrap();
+                let mut a = Assembly::new(&ps).unwrap();
                 let mut grad = vec![0.5f32; w.len()];
                 a.add_gradient(&w, out, inp, &mut grad).unwrap();
                 let w64 = widen(&w).unwrap();
@@ -329,6 +365,29 @@ mod tests {
                 assert!((*a as f64 - b).abs() < 1e-5, "{out}x{inp}: {a} vs {b}");
             }
         }
+    }
+
+    /// A held product is the product with the first call's weights, added unchanged later.
+    #[test]
+    fn held_product_uses_the_first_weights() {
+        let (out, inp) = (6usize, 9usize);
+        let w: Vec<f32> = (0..out * inp).map(|i| (i % 7) as f32 / 5.0 - 0.5).collect();
+        let dec = decompose_f32(&w, out, inp).unwrap();
+        let g: Vec<f64> = (0..dec.n).map(|i| 0.1 * i as f64).collect();
+        let mut ps = penalty_spectrum(&dec, &g, 2.0);
+        let mut fresh = Assembly::new(&ps).unwrap();
+        ps.hold = true;
+        let mut held = Assembly::new(&ps).unwrap();
+        let w2: Vec<f32> = w.iter().map(|x| x * 1.5).collect();
+        let (mut a, mut b, mut c) = (vec![0.0f32; w.len()], vec![0.0f32; w.len()], vec![0.0; w.len()]);
+        fresh.add_gradient(&w, out, inp, &mut a).unwrap();
+        held.add_gradient(&w, out, inp, &mut b).unwrap();
+        assert_eq!(a, b);
+        held.add_gradient(&w2, out, inp, &mut c).unwrap();
+        assert_eq!(a, c);
+        let mut d = vec![0.0f32; w.len()];
+        fresh.add_gradient(&w2, out, inp, &mut d).unwrap();
+        assert!(d.iter().zip(&a).all(|(x, y)| (x - 1.5 * y).abs() < 1e-5));
     }
 
     #[test]

@@ -66,6 +66,11 @@ pub struct Args {
     /// numeric --spectrum-every, the interval with auto).
     #[arg(long)]
     pub max_lag: Option<usize>,
+    /// Form the penalty product 2 W V diag(g) V^T once per spectrum refresh (with the weights
+    /// of the step that first uses it) instead of with the current weights at every step:
+    /// cheaper on the CPU, the product then lags like the spectrum.
+    #[arg(long)]
+    pub hold_penalty_gradient: bool,
     /// Output directory (checkpoints, JSON, report pages).
     #[arg(long, short, default_value = "regularize-out")]
     pub out_dir: PathBuf,
@@ -144,6 +149,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let mut cfg = c.config(htdiag::train::RefreshPolicy {
         every: args.spectrum_every,
         max_lag: args.max_lag,
+        hold: args.hold_penalty_gradient,
     });
     cfg.cancel = htdiag::train::CancelToken(Some(crate::analyze_out::install_ctrlc(
         "stopping after this step; nothing is written",
