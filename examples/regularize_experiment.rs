@@ -5,10 +5,10 @@
 //!
 //! `cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]
 //! [MODEL] [ONLY]` (defaults: /work/shared/data/mnist10k.safetensors, 5 epochs, 3 seeds,
-//! spectrum refresh every 1 step, MODEL `mlp`; `lenet5` runs LeNet-5 from PyTorch-default
-//! initialisation with the penalty on every weight, convolutions in the `out x (in kh kw)`
-//! view; ONLY: comma-separated row numbers 0-6 of the table to run, default all), on the CPU
-//! path.
+//! spectrum refresh every 1 step — EVERY may be `auto` —, MODEL `mlp`; `lenet5` runs LeNet-5
+//! from PyTorch-default initialisation with the penalty on every weight, convolutions in
+//! WeightWatcher's slice view; ONLY: comma-separated words, runs only the regularizations
+//! whose label contains one of them), on the CPU path.
 
 use std::path::Path;
 
@@ -18,7 +18,9 @@ use htdiag::regularize::{
 };
 use htdiag::train::experiment::{analyze_file, run_one};
 use htdiag::train::net::Arch;
-use htdiag::train::{Dataset, DeviceChoice, Mlp, Net, TrainConfig};
+use htdiag::train::{
+    Dataset, DeviceChoice, Mlp, Net, RefreshPolicy, SpectrumEvery, TrainConfig,
+};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -28,12 +30,11 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or("/work/shared/data/mnist10k.safetensors".into());
     let epochs: usize = args.get(2).map_or(Ok(5), |s| s.parse())?;
     let seeds: u64 = args.get(3).map_or(Ok(3), |s| s.parse())?;
-    let every: usize = args.get(4).map_or(Ok(1), |s| s.parse())?;
+    let every: SpectrumEvery = args
+        .get(4)
+        .map_or(Ok(SpectrumEvery::Steps(1)), |s| s.parse())?;
     let lenet = args.get(5).is_some_and(|m| m == "lenet5");
-    let only: Option<Vec<usize>> = args
-        .get(6)
-        .map(|s| s.split(',').map(|t| t.parse()).collect())
-        .transpose()?;
+    let only: Vec<&str> = args.get(6).map_or(Vec::new(), |s| s.split(',').collect());
     let make = |seed: u64| -> Result<Net, htdiag::Error> {
         if lenet {
             Arch::LeNet5.fresh([1, 28, 28], 10, seed)
@@ -107,8 +108,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .join(" / ")
     );
     println!("|---|---|---|---|");
-    for (row, (label, wd, reg)) in conditions.iter().enumerate() {
-        if only.as_ref().is_some_and(|o| !o.contains(&row)) {
+    for (label, wd, reg) in &conditions {
+        if !only.is_empty() && !only.iter().any(|w| label.contains(w)) {
             continue;
         }
         let mut accs = Vec::new();
@@ -120,7 +121,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 epochs,
                 seed,
                 weight_decay: *wd,
-                spectrum_every: every,
+                refresh: RefreshPolicy {
+                    every,
+                    ..RefreshPolicy::default()
+                },
                 ..TrainConfig::default()
             };
             let (m, run) = run_one(
@@ -131,7 +135,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &te,
                 &cfg,
                 *reg,
-                true,
+                false,
                 &mut |_| {},
             )?;
             let p = dir.join(format!("m{seed}.safetensors"));

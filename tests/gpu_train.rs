@@ -43,7 +43,8 @@ fn one_epoch(opt: Optimizer, lr: f32, weight_decay: f32) {
         weight_decay,
         optimizer: opt,
         seed: 7,
-        spectrum_every: 1,
+        refresh: 1.into(),
+        ..TrainConfig::default()
     };
     let mut cpu = CpuBackend::new(&model, d.clone(), Some(d.head(500)), opt, 64).unwrap();
     let mut gpu = GpuBackend::new(
@@ -155,11 +156,15 @@ fn penalty_gradient_on_device_matches_reference() {
     let mut refs = Vec::new();
     for (l, layer) in model.layers.iter().enumerate() {
         let lin = layer.as_linear();
-        let s = htdiag::train::spectral::decompose(&lin.weight, lin.out_dim, lin.in_dim).unwrap();
+        let dec = htdiag::train::spectral::decompose_f32(&lin.weight, lin.out_dim, lin.in_dim)
+            .unwrap();
+        // Row-major eigenvectors (column k belongs to eigenvalue k), as a backend gets them.
+        let s = htdiag::train::spectral::penalty_spectrum(&dec, &vec![0.0; dec.n], 1.0);
+        let evals = &dec.evals;
         // g of the stable rank R = sum(lambda) / lambda_max, an independent closed form.
         let n = s.n;
-        let lmax = s.eigenvalues[n - 1];
-        let sum: f64 = s.eigenvalues.iter().sum();
+        let lmax = evals[n - 1];
+        let sum: f64 = evals.iter().sum();
         let mut g = vec![1.0 / lmax; n];
         g[n - 1] = 1.0 / lmax - sum / (lmax * lmax);
         let coef = 2.0 * 0.3;
@@ -168,9 +173,10 @@ fn penalty_gradient_on_device_matches_reference() {
             Some(&PenaltySpectrum {
                 side: s.side,
                 n,
-                vectors: s.vectors.iter().map(|&v| v as f32).collect(),
+                vectors: s.vectors.clone(),
                 g: g.iter().map(|&v| v as f32).collect(),
                 coef: coef as f32,
+                hold: false,
             }),
         )
         .unwrap();
@@ -180,7 +186,7 @@ fn penalty_gradient_on_device_matches_reference() {
         for a in 0..n {
             for b in 0..n {
                 m[a * n + b] = (0..n)
-                    .map(|k| s.vectors[a * n + k] * g[k] * s.vectors[b * n + k])
+                    .map(|k| s.vectors[a * n + k] as f64 * g[k] * s.vectors[b * n + k] as f64)
                     .sum();
             }
         }

@@ -32,10 +32,26 @@ pub fn summary_text(r: &CompareReport) -> String {
     }
     let _ = writeln!(
         s,
-        "penalty overhead per epoch: {:+.1}% (refreshes: {:.1}% of the regularized run's step time)",
-        100.0 * r.penalty_overhead,
+        "penalised / plain time per step: {:.2}x (refreshes: {:.1}% of the regularized run's \
+         step time on the training thread)",
+        1.0 + r.penalty_overhead,
         100.0 * r.runs.get(1).map_or(0.0, |x| x.refresh_share)
     );
+    if let Some(f) = r.runs.get(1).and_then(|x| x.history.refresh.as_ref()) {
+        let ks: Vec<usize> = f.intervals.iter().map(|s| s.interval).collect();
+        let (lo, hi) = (ks.iter().min(), ks.iter().max());
+        let _ = writeln!(
+            s,
+            "spectrum refreshes: {} (every {} steps), largest lag {} steps",
+            f.refreshes,
+            match (lo, hi) {
+                (Some(a), Some(b)) if a != b => format!("{a}-{b}"),
+                (Some(a), _) => a.to_string(),
+                _ => "-".into(),
+            },
+            f.max_lag
+        );
+    }
     let _ = writeln!(
         s,
         "{:<16} {:>22} {:>22} {:>22}",

@@ -52,14 +52,9 @@ pub struct StepParams {
     pub t: u64,
 }
 
-/// Which side of a layer the penalty's eigenvectors live on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum GramSide {
-    /// Eigenvectors of `W^T W` (in x in): the gradient is `c W V diag(g) V^T`.
-    Right,
-    /// Eigenvectors of `W W^T` (out x out): the gradient is `c U diag(g) U^T W`.
-    Left,
-}
+/// Which Gram matrix the penalty's eigenvectors diagonalise (the one enum of
+/// [`crate::regularize::spectral`]).
+pub use crate::regularize::spectral::GramSide;
 
 /// The spectral part of a layer's penalty gradient, computed on the CPU at a refresh step and
 /// assembled against the current weights by the backend at every step until the next refresh.
@@ -75,6 +70,11 @@ pub struct PenaltySpectrum {
     pub g: Vec<f32>,
     /// Coefficient `c` of the assembly (the trainer passes 2: `g` already carries `mu_e`).
     pub coef: f32,
+    /// The backend may form `c W M` once, with the weights of the first step after the
+    /// hand-over, and add that same matrix at every step until the next hand-over (the
+    /// product then lags like `V` and `g`; the CPU path does this to save `n * out * in`
+    /// multiply-adds per step). `false`: with the current `W` at every step.
+    pub hold: bool,
 }
 
 /// Which registered data set to evaluate.

@@ -7,6 +7,7 @@ use super::backend::{
     Backend, Eval, GramSide, Optimizer, PenaltySpectrum, SlicePenalty, Split, StepParams,
 };
 use super::cpu_ops::CpuNet;
+use super::spectral::Assembly;
 use super::data::Dataset;
 use super::model::Mlp;
 use super::net::{Net, WeightView};
@@ -96,7 +97,7 @@ pub struct CpuBackend {
     opt: Optimizer,
     train: Dataset,
     test: Option<Dataset>,
-    dense: Vec<Option<Assembled>>,
+    dense: Vec<Option<Assembly>>,
     slices: Vec<Vec<((usize, usize), Assembled)>>,
     scratch: Vec<f32>,
     stats: Vec<(f32, u32)>,
@@ -201,38 +202,13 @@ impl CpuBackend {
     }
 
     /// Adds every set penalty's gradient to its weight's gradient.
-    fn add_penalties(&mut self) {
+    fn add_penalties(&mut self) -> Result<()> {
         for (k, &(p, view)) in self.penalised.iter().enumerate() {
             let ps = &mut self.net.params[p];
-            if let Some((sp, m)) = &self.dense[k] {
+            if let Some(a) = &mut self.dense[k] {
                 let rows = view_rows(view);
                 let cols = ps.w.len() / rows;
-                match sp.side {
-                    GramSide::Right => gemm(
-                        false,
-                        false,
-                        rows,
-                        cols,
-                        cols,
-                        sp.coef,
-                        &ps.w,
-                        m,
-                        1.0,
-                        &mut ps.grad,
-                    ),
-                    GramSide::Left => gemm(
-                        false,
-                        false,
-                        rows,
-                        cols,
-                        rows,
-                        sp.coef,
-                        m,
-                        &ps.w,
-                        1.0,
-                        &mut ps.grad,
-                    ),
-                }
+                a.add_gradient(&ps.w, rows, cols, &mut ps.grad)?;
             }
             if let WeightView::ConvSlices { out, inp, kh, kw } = view {
                 for (ij, (sp, m)) in &self.slices[k] {
@@ -241,6 +217,7 @@ impl CpuBackend {
                 }
             }
         }
+        Ok(())
     }
 
     fn penalised(&self, weight: usize) -> Result<(usize, WeightView)> {
@@ -330,7 +307,7 @@ impl Backend for CpuBackend {
         }
         self.stats[slot] = (loss_sum / b as f32, correct);
         self.net.backward(b)?;
-        self.add_penalties();
+        self.add_penalties()?;
         for ps in &mut self.net.params {
             ps.update(self.opt, p);
         }
@@ -386,7 +363,7 @@ impl Backend for CpuBackend {
                         ps.n, ps.side, self.net.net.params[p].name
                     )));
                 }
-                Some((ps.clone(), assemble_m(ps, &mut self.scratch)))
+                Some(Assembly::new(ps)?)
             }
         };
         Ok(())

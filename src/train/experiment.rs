@@ -13,7 +13,10 @@ use super::data::Dataset;
 use super::device::{DeviceChoice, open_net_backend};
 use super::net::{Net, WeightView};
 use super::penalty::LayerPenalties;
-use super::trainer::{History, Progress, SpectralPenalty, TrainConfig, train_targets};
+use super::trainer::{
+    History, PenaltyTarget, Progress, SpectralPenalty, TrainConfig, train_targets,
+};
+use crate::regularize::MatrixView;
 use crate::error::Result;
 use crate::regularize::{Penalty, Regularizer, SpectralNormParams};
 use crate::result::AnalysisResult;
@@ -101,9 +104,8 @@ pub struct CompareReport {
     pub baseline: Baseline,
     /// Baseline run, then regularized run.
     pub runs: Vec<RunReport>,
-    /// Per-epoch time of the regularized run over the baseline's, minus one (same device,
-    /// same process): the penalty's share of step time, all costs included, is
-    /// `penalty_overhead / (1 + penalty_overhead)`.
+    /// Seconds per step of the regularized run over the baseline's, minus one (same device,
+    /// same process, all costs included; the goal of the default policy is <= 0.25).
     pub penalty_overhead: f64,
     /// Per layer, before and after.
     pub layers: Vec<LayerChange>,
@@ -123,19 +125,26 @@ pub fn layer_numbers(r: &AnalysisResult, name: &str) -> Option<LayerNumbers> {
     })
 }
 
-/// The weights a spectral penalty acts on, as `(penalised weight index, (rows, cols))`:
-/// every Linear weight; convolution weights in the `out x (in kh kw)` view when `flatten`;
-/// in the default slice view they wait for issue 12's pooled-slice penalty (the backends'
-/// [`super::backend::Backend::set_slice_penalties`]) and are left out, as are depthwise ones.
-pub fn penalty_targets(net: &Net, flatten: bool) -> Vec<(usize, (usize, usize))> {
+/// The weights the penalty acts on, each through its view: Linear weights as they are;
+/// convolutions in WeightWatcher's slice view (pooled, halved eigenvalues, gradient to every
+/// slice) or, with `flatten`, as one `out x (in kh kw)` matrix; depthwise convolutions are
+/// left out (their slices have one eigenvalue each), as `analyze` leaves them out.
+pub fn penalty_targets(net: &Net, flatten: bool) -> Vec<PenaltyTarget> {
     net.penalised_weights(flatten)
         .into_iter()
         .enumerate()
         .filter(|(_, p)| !p.depthwise)
-        .filter_map(|(w, p)| match p.view {
-            WeightView::Dense { out, inp } => Some((w, (out, inp))),
-            WeightView::ConvFlatten { out, inp_khkw } => Some((w, (out, inp_khkw))),
-            WeightView::ConvSlices { .. } => None,
+        .map(|(weight, p)| PenaltyTarget {
+            weight,
+            view: match p.view {
+                WeightView::Dense { out, inp } => MatrixView::Dense { out, inp },
+                WeightView::ConvFlatten { out, inp_khkw } => {
+                    MatrixView::ConvFlatten { out, inp_khkw }
+                }
+                WeightView::ConvSlices { out, inp, kh, kw } => {
+                    MatrixView::ConvSlices { out, inp, kh, kw }
+                }
+            },
         })
         .collect()
 }

@@ -3,8 +3,9 @@
 //!
 //! [`model`] (MLPs in safetensors) + [`data`] (safetensors / IDX / CIFAR data sets) feed a
 //! [`backend::Backend`] — the CPU reference [`cpu::CpuBackend`] or the wgpu backend in
-//! [`crate::gpu`] — driven by the loop in [`trainer`]; [`spectral`] supplies the eigenvectors
-//! the penalty gradient needs.
+//! [`crate::gpu`] — driven by the loop in [`trainer`]; [`refresh`] keeps the penalty's
+//! spectra fresh from a worker thread, through the f32 edge [`spectral`] of
+//! [`crate::regularize::spectral`]. Networks of any layer kind are [`net::Net`]s.
 
 pub mod backend;
 pub mod cpu;
@@ -15,6 +16,8 @@ pub mod experiment;
 pub mod model;
 pub mod net;
 pub mod penalty;
+pub mod refresh;
+pub mod refresh_worker;
 pub mod spectral;
 pub mod trainer;
 
@@ -24,6 +27,8 @@ pub use data::Dataset;
 pub use device::{DeviceChoice, open_backend, open_net_backend};
 pub use model::{Layer, Linear, Mlp};
 pub use net::Net;
+pub use refresh::{RefreshPolicy, SpectrumEvery};
 pub use trainer::{
-    EpochRecord, History, Progress, SpectralPenalty, TrainConfig, train, train_targets,
+    CancelToken, EpochRecord, History, PenaltyTarget, Progress, SpectralPenalty, TrainConfig,
+    train, train_targets,
 };

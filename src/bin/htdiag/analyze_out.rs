@@ -28,12 +28,12 @@ pub struct DirRun<'a> {
 }
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-const INTERRUPTED: u8 = 130;
+pub(crate) const INTERRUPTED: u8 = 130;
 
-/// Installs the Ctrl-C handler: the first Ctrl-C asks the run to stop after the layers in
-/// flight (each is saved as it finishes); a second one exits at once (nothing finished is
-/// lost either way: every file is written atomically).
-fn install_ctrlc() -> anyhow::Result<Arc<AtomicBool>> {
+/// Installs the Ctrl-C handler: the first Ctrl-C sets the returned flag, which asks the run
+/// to stop (`what` tells the user how it stops); a second one exits at once (nothing finished
+/// is lost either way: every file is written atomically).
+pub(crate) fn install_ctrlc(what: &'static str) -> anyhow::Result<Arc<AtomicBool>> {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     ctrlc::set_handler(move || {
@@ -41,9 +41,7 @@ fn install_ctrlc() -> anyhow::Result<Arc<AtomicBool>> {
             eprintln!("htdiag: interrupted again; exiting now");
             std::process::exit(INTERRUPTED as i32);
         }
-        eprintln!(
-            "htdiag: interrupted; finishing the layers in flight (Ctrl-C again to exit at once)"
-        );
+        eprintln!("htdiag: interrupted; {what} (Ctrl-C again to exit at once)");
     })
     .context("installing the Ctrl-C handler")?;
     Ok(cancel)
@@ -62,7 +60,7 @@ pub fn run(
         Some(s) => ShardSpec::parse(s).map_err(|e| crate::exit::Usage(format!("--shard: {e}")))?,
         None => ShardSpec::WHOLE,
     };
-    let cancel = install_ctrlc()?;
+    let cancel = install_ctrlc("finishing the layers in flight")?;
     let outcome = analyze_to_dir(
         ckpt,
         opts,

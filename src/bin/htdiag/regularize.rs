@@ -66,9 +66,20 @@ pub struct Args {
     /// Lower threshold t: a layer's penalty is max(0, R - t).
     #[arg(long)]
     pub threshold: Option<f64>,
-    /// Steps between spectrum refreshes (1: exact penalty gradient at every step).
-    #[arg(long, default_value_t = 1)]
-    pub spectrum_every: usize,
+    /// Steps between spectrum refreshes: "auto" (chosen online so that refreshes cost under
+    /// 20% of the step time; they run on a worker thread), or a number (1: exact penalty
+    /// gradient at every step).
+    #[arg(long, default_value = "auto")]
+    pub spectrum_every: htdiag::train::SpectrumEvery,
+    /// Most steps a spectrum may lag behind the weights it is applied to (default: 0 with a
+    /// numeric --spectrum-every, the interval with auto).
+    #[arg(long)]
+    pub max_lag: Option<usize>,
+    /// Form the penalty product 2 W V diag(g) V^T once per spectrum refresh (with the weights
+    /// of the step that first uses it) instead of with the current weights at every step:
+    /// cheaper on the CPU, the product then lags like the spectrum.
+    #[arg(long)]
+    pub hold_penalty_gradient: bool,
     /// Output directory (checkpoints, JSON, report pages).
     #[arg(long, short, default_value = "regularize-out")]
     pub out_dir: PathBuf,
@@ -120,6 +131,16 @@ fn penalty(a: &Args) -> anyhow::Result<Regularizer> {
     Ok(r)
 }
 
+/// Exits with [`crate::analyze_out::INTERRUPTED`] when a run was stopped by Ctrl-C (its
+/// refresh thread already joined, nothing written yet); passes other errors on.
+fn stopped(e: htdiag::Error) -> htdiag::Error {
+    if let htdiag::Error::Interrupted = e {
+        eprintln!("htdiag: stopped; nothing was written");
+        std::process::exit(crate::analyze_out::INTERRUPTED as i32);
+    }
+    e
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let c = &args.common;
     let reg = penalty(&args)?;
@@ -141,20 +162,25 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         let left: Vec<&str> = all
             .iter()
             .enumerate()
-            .filter(|(w, _)| !targets.iter().any(|t| t.0 == *w))
+            .filter(|(w, _)| !targets.iter().any(|t| t.weight == *w))
             .map(|(_, p)| model.params[p.param].name.as_str())
             .collect();
         eprintln!(
-            "penalty skips {} weight(s) (depthwise, or convolution slices awaiting issue 12; \
-             --conv-matrix flatten penalises convolutions as one matrix): {}",
+            "penalty skips {} depthwise convolution weight(s) (one input channel per group: \
+             one eigenvalue per slice, skipped as `analyze` skips them): {}",
             left.len(),
             left.join(", ")
         );
     }
-    let cfg = c.config(args.spectrum_every);
+    let mut cfg = c.config(htdiag::train::RefreshPolicy {
+        every: args.spectrum_every,
+        max_lag: args.max_lag,
+        hold: args.hold_penalty_gradient,
+    });
+    cfg.cancel = htdiag::train::CancelToken(Some(crate::analyze_out::install_ctrlc(
+        "stopping after this step; nothing is written",
+    )?));
     let device = c.device()?;
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("creating {}", args.out_dir.display()))?;
     if !c.quiet {
         eprintln!(
             "fine-tuning {} ({}) on {} samples, {} test: baseline {:?} vs {}",
@@ -177,7 +203,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         bpen,
         flatten,
         &mut progress_bar("baseline", c.quiet),
-    )?;
+    )
+    .map_err(stopped)?;
     let (rmodel, rrun) = experiment::run_one(
         "regularized",
         device,
@@ -188,7 +215,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         Some(reg),
         flatten,
         &mut progress_bar(&args.penalty, c.quiet),
-    )?;
+    )
+    .map_err(stopped)?;
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("creating {}", args.out_dir.display()))?;
     let bpath = args.out_dir.join("baseline.safetensors");
     let rpath = args.out_dir.join("regularized.safetensors");
     save_net(&bmodel, &label, &bpath)?;
@@ -208,8 +238,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         })
         .collect();
-    let overhead = if brun.seconds_per_epoch > 0.0 {
-        rrun.seconds_per_epoch / brun.seconds_per_epoch - 1.0
+    let overhead = if brun.history.seconds_per_step > 0.0 {
+        rrun.history.seconds_per_step / brun.history.seconds_per_step - 1.0
     } else {
         0.0
     };

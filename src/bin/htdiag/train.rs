@@ -128,8 +128,8 @@ impl CommonArgs {
         }
     }
 
-    /// The run configuration (penalty refresh interval given separately).
-    pub fn config(&self, spectrum_every: usize) -> TrainConfig {
+    /// The run configuration (penalty refresh policy given separately).
+    pub fn config(&self, refresh: htdiag::train::RefreshPolicy) -> TrainConfig {
         TrainConfig {
             epochs: self.epochs,
             batch_size: self.batch_size,
@@ -137,7 +137,8 @@ impl CommonArgs {
             weight_decay: self.weight_decay,
             optimizer: self.optimizer(),
             seed: self.seed,
-            spectrum_every,
+            refresh,
+            ..TrainConfig::default()
         }
     }
 
@@ -247,7 +248,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         }
         (None, None) => anyhow::bail!("give --arch (fresh model) or --init CHECKPOINT"),
     };
-    let cfg = c.config(1);
+    let cfg = c.config(1.into());
     let n = tr.len();
     let has_test = !te.is_empty();
     let mut backend = train::open_net_backend(
