@@ -375,6 +375,7 @@ fn conv_slice_penalty_matches_f64_reference() {
                         vectors: s.vectors.iter().map(|&v| v as f32).collect(),
                         g: g.iter().map(|&v| v as f32).collect(),
                         coef: coef as f32,
+                        hold: false,
                     },
                 });
             }

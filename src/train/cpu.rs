@@ -458,6 +458,7 @@ mod tests {
                 vectors: vec![0.0; n * n],
                 g: vec![0.0; n],
                 coef: 2.0,
+                hold: false,
             };
             let mut grad = vec![0.5f32; w.len()];
             let mut scratch = Vec::new();
