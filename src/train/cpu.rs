@@ -3,9 +3,9 @@
 //! are allocated once, for the largest batch.
 
 use super::backend::{Backend, Eval, Optimizer, PenaltySpectrum, Split, StepParams};
-use super::spectral::Assembly;
 use super::data::Dataset;
 use super::model::Mlp;
+use super::spectral::Assembly;
 use crate::error::{Error, Result};
 
 /// Row-major `C (m x n) = alpha op(A) op(B) + beta C`, `op(A)` is `m x k`. `ta`: A is stored
