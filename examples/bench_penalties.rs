@@ -156,11 +156,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "worker ms/refresh/layer"
     );
     for reg in penalties() {
-        if !o.only.is_empty() && !o.only.iter().any(|w| reg.penalty.name().contains(w.as_str())) {
+        if !o.only.is_empty()
+            && !o
+                .only
+                .iter()
+                .any(|w| reg.penalty.name().contains(w.as_str()))
+        {
             continue;
         }
         let c0 = thread_cpu();
-        let run = run_one("penalised", o.device, &model, &tr, &te, &cfg, Some(reg), &mut |_| {})?.1;
+        let run = run_one(
+            "penalised",
+            o.device,
+            &model,
+            &tr,
+            &te,
+            &cfg,
+            Some(reg),
+            &mut |_| {},
+        )?
+        .1;
         let cpu = thread_cpu() - c0;
         let h = &run.history;
         let f = h.refresh.clone().unwrap_or_default();
@@ -281,17 +296,17 @@ fn solvers() -> htdiag::Result<()> {
         let t_full = time(7, || {
             decompose(&w, rows, cols).unwrap();
         });
-        let (g, _) = htdiag::spectrum::gram_upper(&htdiag::matrices::MatrixRef::from_f64(
-            &w, rows, cols,
-        ));
+        let (g, _) =
+            htdiag::spectrum::gram_upper(&htdiag::matrices::MatrixRef::from_f64(&w, rows, cols));
         let gram_time = time(7, || {
             htdiag::spectrum::gram_upper(&htdiag::matrices::MatrixRef::from_f64(&w, rows, cols));
         });
         let k = n - n / 2;
         let top = top_dsyevr(&g, n, k);
-        let t_top = gram_time + time(7, || {
-            top_dsyevr(&g, n, k);
-        });
+        let t_top = gram_time
+            + time(7, || {
+                top_dsyevr(&g, n, k);
+            });
         let err = top
             .iter()
             .zip(&full.evals[n - k..])
@@ -300,8 +315,14 @@ fn solvers() -> htdiag::Result<()> {
         let warm = top_pair_lanczos(&w, rows, cols, None, &PowerOptions::default())?;
         let w2: Vec<f64> = w.iter().map(|x| x * 1.001).collect();
         let t_lz = time(7, || {
-            top_pair_lanczos(&w2, rows, cols, Some(&warm.vector), &PowerOptions::default())
-                .unwrap();
+            top_pair_lanczos(
+                &w2,
+                rows,
+                cols,
+                Some(&warm.vector),
+                &PowerOptions::default(),
+            )
+            .unwrap();
         });
         println!(
             "{:>9} {:>14.2} {:>20.2} {:>14.1e} {:>16.2}",

@@ -156,8 +156,8 @@ fn penalty_gradient_on_device_matches_reference() {
     let mut refs = Vec::new();
     for (l, layer) in model.layers.iter().enumerate() {
         let lin = layer.as_linear();
-        let dec = htdiag::train::spectral::decompose_f32(&lin.weight, lin.out_dim, lin.in_dim)
-            .unwrap();
+        let dec =
+            htdiag::train::spectral::decompose_f32(&lin.weight, lin.out_dim, lin.in_dim).unwrap();
         // Row-major eigenvectors (column k belongs to eigenvalue k), as a backend gets them.
         let s = htdiag::train::spectral::penalty_spectrum(&dec, &vec![0.0; dec.n], 1.0);
         let evals = &dec.evals;

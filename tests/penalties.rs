@@ -349,7 +349,11 @@ fn top_coefficients_equal_the_full_spectrums() {
         let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
         assert!(close(top.value, full.value), "{}", p.name());
         assert!(close(top.g_top, full.g[n - 1]), "{}", p.name());
-        assert!(full.g[..n - 1].iter().all(|&g| close(top.g_rest, g)), "{}", p.name());
+        assert!(
+            full.g[..n - 1].iter().all(|&g| close(top.g_rest, g)),
+            "{}",
+            p.name()
+        );
     }
     let wa = Penalty::WeightedAlpha(WeightedAlphaParams::default());
     assert!(!wa.top_only(&state));
@@ -435,7 +439,10 @@ fn conv_view_gradients_match_finite_differences() {
             let g = view.gradient(&w, &vp).unwrap();
             let fd = fd_gradient(&w, value);
             let e = rel_err(&g, &fd);
-            println!("FD conv {} flatten={flatten}: rel err {e:.1e}", penalty.name());
+            println!(
+                "FD conv {} flatten={flatten}: rel err {e:.1e}",
+                penalty.name()
+            );
             assert!(
                 e <= 1e-5,
                 "{} (flatten {flatten}): relative error {e:.2e}",
@@ -450,10 +457,7 @@ fn conv_view_gradients_match_finite_differences() {
                             .map(|(o, c)| conv_at(&g, shape, o, c, i, j).abs())
                             .sum();
                         // Spectral norm and Frechet act on the top slice only.
-                        if !matches!(
-                            penalty,
-                            Penalty::SpectralNorm(_) | Penalty::FrechetPrior(_)
-                        ) {
+                        if !matches!(penalty, Penalty::SpectralNorm(_) | Penalty::FrechetPrior(_)) {
                             assert!(norm > 0.0, "{}: slice ({i}, {j}) untouched", penalty.name());
                         }
                     }
@@ -462,7 +466,9 @@ fn conv_view_gradients_match_finite_differences() {
         }
     }
     // Depthwise convolutions are skipped, with the reason.
-    let why = MatrixView::for_tensor(&[8, 1, 3, 3], false).unwrap().unwrap_err();
+    let why = MatrixView::for_tensor(&[8, 1, 3, 3], false)
+        .unwrap()
+        .unwrap_err();
     assert!(why.contains("depthwise"), "{why}");
 }
 

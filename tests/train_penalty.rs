@@ -92,7 +92,12 @@ fn refresh_threads() -> usize {
 
 /// The synchronous schedule written out by hand: a refresh on the calling thread every
 /// `every` steps, then the step.
-fn synchronous(backend: &mut dyn Backend, shapes: &[(usize, usize)], every: usize, c: &TrainConfig) {
+fn synchronous(
+    backend: &mut dyn Backend,
+    shapes: &[(usize, usize)],
+    every: usize,
+    c: &TrainConfig,
+) {
     let mut lp = LayerPenalties::new(reg()).unwrap();
     for (l, &(o, i)) in shapes.iter().enumerate() {
         let dec = decompose_f32(&backend.read_weight(l).unwrap(), o, i).unwrap();
@@ -280,7 +285,10 @@ fn lagged_spectrum_is_the_recorded_snapshots() {
         let have = m_of(got);
         let scale = want.iter().fold(0.0f64, |a, v| a.max(v.abs()));
         for (x, y) in have.iter().zip(&want) {
-            assert!((x - y).abs() <= 1e-6 * scale, "layer {l} at {at}: {x} vs {y}");
+            assert!(
+                (x - y).abs() <= 1e-6 * scale,
+                "layer {l} at {at}: {x} vs {y}"
+            );
         }
     }
     assert!(lagged > 0, "no lagged hand-over to test");
@@ -305,7 +313,10 @@ fn lagged_spectrum_is_the_recorded_snapshots() {
         let s = &set.3;
         let (_, snap, _, w_old) = snapshot_of(&b.reads, set);
         let w_now = m_t.layers[l].as_linear().weight.clone();
-        assert!(snap < &step && w_old != &w_now, "layer {l}: the spectrum is not stale");
+        assert!(
+            snap < &step && w_old != &w_now,
+            "layer {l}: the spectrum is not stale"
+        );
         pen.set_penalty(l, Some(s)).unwrap();
         // f64 reference: the snapshot's decomposition, g recomputed, current W.
         let dec = decompose_f32(w_old, o, i).unwrap();
@@ -318,7 +329,10 @@ fn lagged_spectrum_is_the_recorded_snapshots() {
         assert!(scale > 1e-5);
         for (k, gw) in want.iter().enumerate() {
             let got = (a[k] - bb[k]) as f64;
-            assert!((got - gw).abs() < 2e-3 * scale + 1e-6, "layer {l}: {got} vs {gw}");
+            assert!(
+                (got - gw).abs() < 2e-3 * scale + 1e-6,
+                "layer {l}: {got} vs {gw}"
+            );
         }
         // Fresh twins for the next layer (one step moved every layer).
         plain = cpu(&m_t, &d, 0.0);
@@ -371,7 +385,16 @@ fn worker_never_outlives_the_run() {
         after: 7,
     };
     let mut b = cpu(&model, &d, 0.9);
-    let e = train(&mut b, &shapes, N, false, &cfg(1, 1), Some(&mut p), &mut |_| {}).unwrap_err();
+    let e = train(
+        &mut b,
+        &shapes,
+        N,
+        false,
+        &cfg(1, 1),
+        Some(&mut p),
+        &mut |_| {},
+    )
+    .unwrap_err();
     assert!(e.to_string().contains("refresh thread"), "{e}");
     assert_eq!(refresh_threads(), 0);
     // A run that completes with the automatic policy.
@@ -398,15 +421,51 @@ fn ctrl_c_stops_cleanly_and_writes_nothing() {
     let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_htdiag"))
         .arg("regularize")
         .arg(&init)
-        .args(["--data", concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/mnist2k.safetensors")])
-        .args(["--epochs", "500", "--device", "cpu", "--quiet"])
-        .args(["--penalty", "weighted-alpha", "--mu", "0.01", "--spectrum-every", "1"])
+        .args([
+            "--data",
+            concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/data/mnist2k.safetensors"
+            ),
+        ])
+        .args(["--epochs", "500", "--device", "cpu"])
+        .args([
+            "--penalty",
+            "weighted-alpha",
+            "--mu",
+            "0.01",
+            "--spectrum-every",
+            "1",
+        ])
         .arg("--out-dir")
         .arg(&out)
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_secs(3));
+    // Collect stderr on a thread; "fine-tuning" is printed once the handler is installed.
+    let err = std::sync::Arc::new(Mutex::new(String::new()));
+    let sink = err.clone();
+    let mut pipe = child.stderr.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut buf = [0u8; 4096];
+        while let Ok(n) = std::io::Read::read(&mut pipe, &mut buf) {
+            if n == 0 {
+                break;
+            }
+            sink.lock()
+                .unwrap()
+                .push_str(&String::from_utf8_lossy(&buf[..n]));
+        }
+    });
+    let start = std::time::Instant::now();
+    while !err.lock().unwrap().contains("fine-tuning") {
+        assert!(
+            start.elapsed().as_secs() < 120,
+            "htdiag regularize did not start"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(1));
     let status = std::process::Command::new("kill")
         .args(["-INT", &child.id().to_string()])
         .status()
@@ -423,8 +482,8 @@ fn ctrl_c_stops_cleanly_and_writes_nothing() {
         );
         std::thread::sleep(std::time::Duration::from_millis(50));
     };
-    let mut err = String::new();
-    std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();
+    reader.join().unwrap();
+    let err = err.lock().unwrap().clone();
     assert_eq!(code, Some(130), "{err}");
     assert!(err.contains("nothing was written"), "{err}");
     assert!(!out.exists(), "output folder created");
@@ -451,7 +510,9 @@ fn stable_rank_through_the_worker_matches_reference_once() {
             let l = l.as_linear();
             let w = widen(&l.weight).unwrap();
             let mut st = htdiag::regularize::LayerState::new(&w, l.out_dim, l.in_dim).unwrap();
-            r.value_and_grad(&w, l.out_dim, l.in_dim, &mut st, 0).unwrap().0
+            r.value_and_grad(&w, l.out_dim, l.in_dim, &mut st, 0)
+                .unwrap()
+                .0
         })
         .sum();
     let got = h.epochs[0].penalty_value.unwrap();

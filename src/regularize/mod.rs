@@ -38,9 +38,7 @@ use serde::{Deserialize, Serialize};
 
 pub use frechet_prior::FrechetParams;
 pub use power_law_prior::{PowerLawParams, PriorExponent};
-pub use spectral::{
-    Decomposition, GramSide, PowerOptions, TopPair, assemble_gradient, decompose,
-};
+pub use spectral::{Decomposition, GramSide, PowerOptions, TopPair, assemble_gradient, decompose};
 pub use spectral_norm::SpectralNormParams;
 pub use stable_rank::{StableRankParams, TopRoute};
 pub use variations::{DecayKind, DecaySchedule, Regularizer};
@@ -197,7 +195,9 @@ impl Penalty {
                 g_top: 1.0,
                 g_rest: 1.0,
             },
-            _ => top(self.spectral_coefficients(&[lambda_max], state).map(|t| (t.value, t.g))?),
+            _ => top(self
+                .spectral_coefficients(&[lambda_max], state)
+                .map(|t| (t.value, t.g))?),
         })
     }
 

@@ -129,9 +129,8 @@ impl Decomposition {
 
 /// A dimension as the `i32` BLAS/LAPACK expect, or an error naming it.
 pub(crate) fn blas_dim(what: &str, v: usize) -> Result<i32> {
-    i32::try_from(v).map_err(|_| {
-        Error::InvalidArgument(format!("{what} = {v} exceeds the BLAS index range"))
-    })
+    i32::try_from(v)
+        .map_err(|_| Error::InvalidArgument(format!("{what} = {v} exceeds the BLAS index range")))
 }
 
 /// `dR/dW` from the spectral coefficients `g_i = dR/dlambda_i` (one per `dec.evals[i]`):
@@ -177,7 +176,10 @@ pub fn assemble_gradient(
     }
     // M = Q_s diag(g_s) Q_s^T, n x n symmetric (column-major = row-major).
     let mut m = vec![0.0; n * n];
-    let (ni, ri) = (blas_dim("Gram order", n)?, blas_dim("active eigenvectors", r)?);
+    let (ni, ri) = (
+        blas_dim("Gram order", n)?,
+        blas_dim("active eigenvectors", r)?,
+    );
     // SAFETY: qgs and qs hold n x r column-major values (ld n), m holds n x n (ld n); the
     // dimensions passed are exactly those, so dgemm reads and writes inside the slices.
     unsafe {

@@ -297,7 +297,11 @@ mod tests {
 
     #[test]
     fn depthwise_and_bad_ranks() {
-        assert!(MatrixView::for_tensor(&[8, 1, 3, 3], false).unwrap().is_err());
+        assert!(
+            MatrixView::for_tensor(&[8, 1, 3, 3], false)
+                .unwrap()
+                .is_err()
+        );
         assert_eq!(
             MatrixView::for_tensor(&[8, 4, 3, 3], true).unwrap(),
             Ok(MatrixView::ConvFlatten {

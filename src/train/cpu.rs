@@ -7,10 +7,10 @@ use super::backend::{
     Backend, Eval, GramSide, Optimizer, PenaltySpectrum, SlicePenalty, Split, StepParams,
 };
 use super::cpu_ops::CpuNet;
-use super::spectral::Assembly;
 use super::data::Dataset;
 use super::model::Mlp;
 use super::net::{Net, WeightView};
+use super::spectral::Assembly;
 use crate::error::{Error, Result};
 
 /// Row-major `C (m x n) = alpha op(A) op(B) + beta C`, `op(A)` is `m x k`. `ta`: A is stored

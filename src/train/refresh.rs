@@ -181,6 +181,8 @@ pub struct Refresher {
     /// Training-thread seconds and (value sum, count) of the epoch so far.
     epoch_secs: f64,
     epoch_value: (f64, usize),
+    /// The value of the latest hand-over.
+    last_value: f64,
 }
 
 impl Refresher {
@@ -201,6 +203,7 @@ impl Refresher {
             layer_sum: Vec::new(),
             epoch_secs: 0.0,
             epoch_value: (0.0, 0),
+            last_value: 0.0,
         }
     }
 
@@ -331,6 +334,7 @@ impl Refresher {
         self.lag_sum += lag as f64;
         self.epoch_value.0 += value;
         self.epoch_value.1 += 1;
+        self.last_value = value;
         Ok(())
     }
 
@@ -340,11 +344,18 @@ impl Refresher {
     }
 
     /// The epoch's training-thread refresh seconds and mean penalty value (over the
-    /// refreshes handed over in the epoch; 0 when none was); resets both.
+    /// refreshes handed over in the epoch; the latest one's when none was); resets both.
     pub fn take_epoch(&mut self) -> (f64, f64) {
         let (sum, n) = std::mem::take(&mut self.epoch_value);
         let secs = std::mem::take(&mut self.epoch_secs);
-        (secs, if n > 0 { sum / n as f64 } else { 0.0 })
+        (
+            secs,
+            if n > 0 {
+                sum / n as f64
+            } else {
+                self.last_value
+            },
+        )
     }
 
     /// The run's record.
@@ -362,7 +373,10 @@ mod tests {
 
     #[test]
     fn parses_and_serialises_intervals() {
-        assert_eq!("auto".parse::<SpectrumEvery>().unwrap(), SpectrumEvery::Auto);
+        assert_eq!(
+            "auto".parse::<SpectrumEvery>().unwrap(),
+            SpectrumEvery::Auto
+        );
         assert_eq!(
             "7".parse::<SpectrumEvery>().unwrap(),
             SpectrumEvery::Steps(7)

@@ -10,8 +10,8 @@ use std::sync::mpsc::{self, Receiver, Sender, TryRecvError};
 use std::time::Instant;
 
 use super::backend::{PenaltySpectrum, SlicePenalty};
-use super::spectral::{penalty_spectrum, top_pair_spectrum, widen};
 use super::penalty::SpectralPenalty;
+use super::spectral::{penalty_spectrum, top_pair_spectrum, widen};
 use crate::error::{Error, Result};
 use crate::regularize::lanczos::top_pair_lanczos;
 use crate::regularize::spectral::GramSide;
@@ -115,9 +115,7 @@ pub fn refresh_layer(
         *warm = Some(top.vector);
         return Ok((one_matrix(ps), value));
     }
-    let vp = view.penalty(&w, |pooled| {
-        penalty.spectral(layer, pooled, epoch)
-    })?;
+    let vp = view.penalty(&w, |pooled| penalty.spectral(layer, pooled, epoch))?;
     let refresh = match vp.matrices.as_slice() {
         [m] if m.matrix.slice.is_none() => one_matrix(penalty_spectrum(&m.dec, &m.g, 2.0)),
         ms => LayerRefresh {
@@ -208,11 +206,12 @@ pub fn with_worker<R>(
                 let mut warm = vec![None; views.len()];
                 while let Ok(job) = job_rx.recv() {
                     let outcome = refresh_all(penalty, views, &job, &mut warm);
-                    if done_tx.send(Done {
-                        step: job.step,
-                        outcome,
-                    })
-                    .is_err()
+                    if done_tx
+                        .send(Done {
+                            step: job.step,
+                            outcome,
+                        })
+                        .is_err()
                     {
                         break;
                     }

@@ -205,14 +205,27 @@ impl Assembly {
                 .map(|(i, &v)| v * ps.g[i % n])
                 .collect();
             let mut m = vec![0.0f32; n * n];
-            sgemm(false, true, (n, n, n), 1.0, &scaled, &ps.vectors, 0.0, &mut m)?;
+            sgemm(
+                false,
+                true,
+                (n, n, n),
+                1.0,
+                &scaled,
+                &ps.vectors,
+                0.0,
+                &mut m,
+            )?;
             Route::Full { m }
         };
         Ok(Assembly {
             side: ps.side,
             n,
             coef: ps.coef,
-            c: if matches!(route, Route::Full { .. }) { 0.0 } else { c },
+            c: if matches!(route, Route::Full { .. }) {
+                0.0
+            } else {
+                c
+            },
             route,
             hold: ps.hold,
             held: None,
@@ -320,7 +333,9 @@ mod tests {
             let gs: [Vec<f64>; 4] = [
                 (0..n).map(|i| 0.3 - 0.1 * i as f64).collect(),
                 (0..n).map(|i| if i + 1 == n { 0.7 } else { 0.0 }).collect(),
-                (0..n).map(|i| if i + 1 == n { -0.2 } else { 0.4 }).collect(),
+                (0..n)
+                    .map(|i| if i + 1 == n { -0.2 } else { 0.4 })
+                    .collect(),
                 vec![1.0; n],
             ];
             for g in &gs {
@@ -331,7 +346,10 @@ mod tests {
                 let w64 = widen(&w).unwrap();
                 let reference = assemble_gradient(&w64, out, inp, &dec, g).unwrap();
                 for (a, b) in grad.iter().zip(&reference) {
-                    assert!((*a as f64 - 0.5 - b).abs() < 1e-5, "{out}x{inp}: {a} vs {b}");
+                    assert!(
+                        (*a as f64 - 0.5 - b).abs() < 1e-5,
+                        "{out}x{inp}: {a} vs {b}"
+                    );
                 }
                 assert!(reference.iter().any(|x| x.abs() > 1e-3));
             }
@@ -379,7 +397,11 @@ mod tests {
         ps.hold = true;
         let mut held = Assembly::new(&ps).unwrap();
         let w2: Vec<f32> = w.iter().map(|x| x * 1.5).collect();
-        let (mut a, mut b, mut c) = (vec![0.0f32; w.len()], vec![0.0f32; w.len()], vec![0.0; w.len()]);
+        let (mut a, mut b, mut c) = (
+            vec![0.0f32; w.len()],
+            vec![0.0f32; w.len()],
+            vec![0.0; w.len()],
+        );
         fresh.add_gradient(&w, out, inp, &mut a).unwrap();
         held.add_gradient(&w, out, inp, &mut b).unwrap();
         assert_eq!(a, b);

@@ -88,7 +88,8 @@ pub struct EpochRecord {
     /// Of which: the training thread's share of spectrum refreshes (read-back, hand-over,
     /// waiting for the worker; the decomposition itself runs on the worker thread).
     pub penalty_refresh_seconds: f64,
-    /// `mu_e * sum_l R_l`, averaged over the epoch's refreshes (absent without a penalty).
+    /// `mu_e * sum_l R_l`, averaged over the refreshes handed over in the epoch (the latest
+    /// one when none was; absent without a penalty).
     pub penalty_value: Option<f64>,
     /// The multiplier used in this epoch.
     pub mu: Option<f64>,
