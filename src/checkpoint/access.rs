@@ -41,11 +41,11 @@ pub(crate) fn materialize<'a>(
         Access::Dequantize(t) => {
             let numel: usize = shape.iter().product();
             let vals = t.dequantize(raw, numel)?;
-            let mut out = vec![0u8; numel * 4];
-            for (o, v) in out.chunks_exact_mut(4).zip(&vals) {
-                o.copy_from_slice(&v.to_le_bytes());
+            if cfg!(target_endian = "little") {
+                // Native order is little-endian: one copy of the f32 bytes.
+                return Ok(Cow::Owned(bytemuck::cast_slice(&vals).to_vec()));
             }
-            Ok(Cow::Owned(out))
+            Ok(Cow::Owned(vals.iter().flat_map(|v| v.to_le_bytes()).collect()))
         }
     }
 }

@@ -84,8 +84,8 @@ impl<'a> Reader<'a> {
             2 | 3 => Meta::Uint(u64::from(u16::from_le_bytes(
                 fixed(2, self)?.try_into().unwrap_or([0; 2]),
             ))),
-            4 | 5 | 6 => Meta::Uint(u64::from(self.u32(key)?)),
-            10 | 11 | 12 => Meta::Uint(self.u64(key)?),
+            4..=6 => Meta::Uint(u64::from(self.u32(key)?)),
+            10..=12 => Meta::Uint(self.u64(key)?),
             8 => Meta::Str(self.string(key)?),
             9 => {
                 if depth >= MAX_ARRAY_DEPTH {
@@ -236,13 +236,13 @@ fn tensor(
         let at = data_start.min(file_len) as usize;
         return Ok((ty.name(), None, shape, at..at, Access::Direct));
     };
-    if offset % alignment != 0 {
+    if !offset.is_multiple_of(alignment) {
         return Err(format!(
             "offset {offset} is not a multiple of the alignment {alignment}"
         ));
     }
     let row = ne.first().copied().unwrap_or(1);
-    if row % qk as u64 != 0 {
+    if !row.is_multiple_of(qk as u64) {
         return Err(format!(
             "rows of {row} elements are not whole {} blocks of {qk}",
             ty.name()

@@ -84,7 +84,7 @@ impl GgmlType {
     /// `numel / block * bytes` bytes). Plain float types are read directly, not here.
     pub fn dequantize(self, raw: &[u8], numel: usize) -> Result<Vec<f32>, String> {
         let (qk, size) = self.block().ok_or_else(|| self.name())?;
-        if numel % qk != 0 || raw.len() != numel / qk * size {
+        if !numel.is_multiple_of(qk) || raw.len() != numel / qk * size {
             return Err(format!(
                 "{} elements of {} need {} bytes in whole blocks of {qk}, found {}",
                 numel,

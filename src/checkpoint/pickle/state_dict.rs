@@ -26,6 +26,9 @@ const PREFERRED: &[&str] = &[
 /// Nesting depth flattened below the chosen dict.
 const MAX_DEPTH: usize = 16;
 
+/// `(name, tensor)` pairs in dict order.
+type Named = Vec<(String, Rc<TensorRef>)>;
+
 /// The tensors found and where.
 #[derive(Debug)]
 pub(crate) struct Selected {
@@ -145,7 +148,7 @@ pub(crate) fn select(p: &Pickle, key: Option<&str>) -> Result<Selected, String> 
             top_keys,
         });
     }
-    let mut best: Option<(usize, &str, Vec<(String, Rc<TensorRef>)>)> = None;
+    let mut best: Option<(usize, &str, Named)> = None;
     for (k, v) in &top {
         let t = tensors_under(p, v);
         if t.is_empty() {
