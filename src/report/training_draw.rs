@@ -30,7 +30,7 @@ fn color(k: usize) -> RGBColor {
     COLORS[k % COLORS.len()]
 }
 
-/// `(lo, hi)` of the finite values, padded by 5% (or by 0.5 around a single value).
+/// `(lo, hi)` of the finite values, widened to a readable span and padded by 5%.
 fn padded(v: impl Iterator<Item = f64>) -> (f64, f64) {
     let (lo, hi) = v
         .filter(|x| x.is_finite())
@@ -38,12 +38,16 @@ fn padded(v: impl Iterator<Item = f64>) -> (f64, f64) {
             (a.min(x), b.max(x))
         });
     if !lo.is_finite() {
-        (0.0, 1.0)
-    } else if hi > lo {
-        let pad = 0.05 * (hi - lo);
-        (lo - pad, hi + pad)
+        return (0.0, 1.0);
+    }
+    // At least 2% of the values' magnitude (or 1 around zero), so that nearly equal points
+    // (one epoch, two runs) do not fill the axis with indistinguishable tick labels.
+    let span = (hi - lo).max(0.02 * lo.abs().max(hi.abs())).max(1e-12);
+    let pad = 0.05 * span + 0.5 * (span - (hi - lo));
+    if hi - lo <= 0.0 && lo == 0.0 {
+        (-0.5, 0.5)
     } else {
-        (lo - 0.5, hi + 0.5)
+        (lo - pad, hi + pad)
     }
 }
 
@@ -103,7 +107,20 @@ pub fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Curves
             .label(name.as_str())
             .legend(move |(x, y)| Circle::new((x + 8, y), 4, col.filled()));
     }
-    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
+    // Keep the legend off the curves: below them when they rise, above when they fall.
+    let (first, last) = c
+        .series
+        .iter()
+        .fold((0.0, 0.0), |(f, l), (_, p)| match p.as_slice() {
+            [a, .., b] => (f + a.1, l + b.1),
+            _ => (f, l),
+        });
+    let pos = if last >= first {
+        SeriesLabelPosition::LowerRight
+    } else {
+        SeriesLabelPosition::UpperRight
+    };
+    legend(&mut chart, pos)?;
     root.present().map_err(err)
 }
 
@@ -153,19 +170,31 @@ pub fn draw_esds<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, o: &EsdOverl
         .map_err(err)?;
     for (k, (name, e)) in o.esds.iter().enumerate() {
         let col = color(k);
-        // The histogram as a step outline (bins with zero density drop to the axis).
+        // The histogram as a step outline, broken at empty bins (no zero on a log axis).
         let h = &e.hist;
-        let mut step = Vec::with_capacity(4 * h.density.len());
+        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+        let mut open = false;
         for (i, &d) in h.density.iter().enumerate() {
-            let d = if d > 0.0 { d } else { y0 };
-            step.push((h.edges[i], d));
-            step.push((h.edges[i + 1], d));
+            if d > 0.0 {
+                if !open {
+                    runs.push(Vec::new());
+                }
+                let run = runs.last_mut().expect("pushed above");
+                run.push((h.edges[i], d));
+                run.push((h.edges[i + 1], d));
+            }
+            open = d > 0.0;
         }
-        chart
-            .draw_series(LineSeries::new(step, col.stroke_width(2)))
-            .map_err(err)?
-            .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2)));
+        for (r, run) in runs.into_iter().enumerate() {
+            let drawn = chart
+                .draw_series(LineSeries::new(run, col.stroke_width(2)))
+                .map_err(err)?;
+            if r == 0 {
+                drawn.label(name.as_str()).legend(move |(x, y)| {
+                    PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2))
+                });
+            }
+        }
         if !e.fit_line.is_empty() {
             chart
                 .draw_series(DashedLineSeries::new(
