@@ -7,11 +7,13 @@
 //! The modules follow the pipeline: [`checkpoint`] (safetensors files and shards) ->
 //! [`matrices`] (tensors to strided matrices) -> [`spectrum`] (eigenvalues) -> [`fit`]
 //! (power-law fit) -> [`metrics`] (per-layer metrics) -> [`analyze`] (the whole run) ->
-//! [`result`] (the canonical result) -> [`report`] (views of it).
+//! [`result`] (the canonical result) -> [`allocate`] (AlphaPruning / TempBalance / AlphaDecay
+//! decisions from it) -> [`report`] (views of it).
 
 // Keep BLAS/LAPACK linked through the system OpenBLAS.
 extern crate lapack_src as _;
 
+pub mod allocate;
 pub mod analyze;
 pub mod checkpoint;
 pub mod compare;

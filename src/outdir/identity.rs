@@ -106,14 +106,22 @@ pub fn fnv64(bytes: &[u8]) -> u64 {
     })
 }
 
-/// Size, header hash and data-sample hash of one safetensors file (validated at open, so the
-/// length is sane). Reads about 70 KiB however large the file.
+/// Largest safetensors header taken as one (the format allows 100 MB).
+const MAX_HEADER: u64 = 100 << 20;
+
+/// Size, header hash and data-sample hash of one checkpoint file (validated at open, so the
+/// length is sane). Reads about 70 KiB beyond the header however large the file.
 fn header_id(p: &Path) -> Result<FileId> {
     let mut f = std::fs::File::open(p).map_err(|e| Error::io(p, e))?;
     let size = f.metadata().map_err(|e| Error::io(p, e))?.len();
     let mut len = [0u8; 8];
     f.read_exact(&mut len).map_err(|e| Error::io(p, e))?;
-    let n = u64::from_le_bytes(len).min(size.saturating_sub(8));
+    // A safetensors header length; other formats (PyTorch, GGUF) have none, so their first
+    // 64 KiB (magic, metadata, tensor table) stand in for it.
+    let n = match u64::from_le_bytes(len) {
+        n if n <= size.saturating_sub(8) && n <= MAX_HEADER => n,
+        _ => (64 << 10).min(size.saturating_sub(8)),
+    };
     let mut head = len.to_vec();
     (&mut f)
         .take(n)
