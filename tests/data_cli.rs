@@ -74,6 +74,8 @@ fn bad_data_flags_are_explained() {
     assert!(e.contains("--normalize") && e.contains("2 channels"), "{e}");
     let e = run(&["--augment", "rotate"]);
     assert!(e.contains("--augment") && e.contains("crop:"), "{e}");
+    let e = run(&["--augment", "crop:4,flip"]);
+    assert!(e.contains("not apply augmentation yet"), "{e}");
     std::fs::remove_file(cifar.join("data_batch_3.bin")).unwrap();
     let e = run(&[]);
     assert!(e.contains("data_batch_3.bin"), "{e}");

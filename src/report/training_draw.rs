@@ -1,64 +1,39 @@
-//! Drawing of the training page's plots ([`super::training_data`]) with plotters, in the
-//! style of the analysis and compare pages (same font, colours, grid and number format):
-//! per-epoch curves with a marker on every point (so a one-epoch run shows its point), and
-//! several log-log ESDs overlaid as outlined histograms with their fitted lines dashed in
-//! the same colour.
+//! Drawing of the training page's plots ([`super::training_data`]) with the report's frame
+//! builder ([`super::draw::frame`] and [`super::draw::axes`]: title, legend under it, the
+//! fewest-digit ticks), so they look like the analysis and compare pages' plots: per-epoch
+//! curves with a marker on every point (so a one-epoch run shows its point), and several
+//! log-log ESDs overlaid as outlined histograms with their fitted lines dashed in the same
+//! colour.
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::draw::DrawResult;
-use super::font::{FAMILY, ensure_registered};
-use super::layer_data::fmt_num;
+use super::draw::{
+    AxisSpec, BLUE, DrawResult, GREEN, Key, ORANGE, Swatch, axes, err, frame, min_max, range,
+};
+use super::font::ensure_registered;
 use super::training_data::{Curves, EsdOverlays};
 
 /// Pixel size of every training plot.
 pub const SIZE: (u32, u32) = (800, 460);
 
-/// One colour per run / model, in order: blue, orange, green (the report palette).
-const COLORS: [RGBColor; 3] = [
-    RGBColor(31, 119, 180),
-    RGBColor(255, 127, 14),
-    RGBColor(44, 160, 44),
-];
-
-fn err<E: std::fmt::Debug>(e: E) -> String {
-    format!("{e:?}")
-}
+/// One colour per run / model, in order.
+const COLORS: [RGBColor; 3] = [BLUE, ORANGE, GREEN];
 
 fn color(k: usize) -> RGBColor {
     COLORS[k % COLORS.len()]
 }
 
-/// `(lo, hi)` of the finite values, padded by 5% (or by 0.5 around a single value).
-fn padded(v: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = v
-        .filter(|x| x.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
-        });
+/// `(lo, hi)` of the finite values, widened to at least 2% of their magnitude (so nearly
+/// equal points, one epoch of two runs, do not make a hair-thin axis), then padded.
+fn readable(v: impl Iterator<Item = f64>) -> (f64, f64) {
+    let (lo, hi) = min_max(v);
     if !lo.is_finite() {
-        (0.0, 1.0)
-    } else if hi > lo {
-        let pad = 0.05 * (hi - lo);
-        (lo - pad, hi + pad)
-    } else {
-        (lo - 0.5, hi + 0.5)
+        return (0.0, 1.0);
     }
-}
-
-fn legend<'a, DB: DrawingBackend + 'a, X: Ranged, Y: Ranged>(
-    chart: &mut ChartContext<'a, DB, Cartesian2d<X, Y>>,
-    pos: SeriesLabelPosition,
-) -> DrawResult {
-    chart
-        .configure_series_labels()
-        .background_style(WHITE.mix(0.85))
-        .border_style(RGBColor(120, 120, 120))
-        .label_font((FAMILY, 13))
-        .position(pos)
-        .draw()
-        .map_err(err)
+    let half = 0.5 * (hi - lo).max(0.02 * lo.abs().max(hi.abs()));
+    let mid = 0.5 * (lo + hi);
+    range(mid - half, mid + half, false)
 }
 
 /// Draws per-epoch curves on `root`.
@@ -66,44 +41,34 @@ pub fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Curves
     ensure_registered();
     root.fill(&WHITE).map_err(err)?;
     let pts = || c.series.iter().flat_map(|s| s.1.iter());
-    let (x0, x1) = padded(pts().map(|p| p.0));
-    let (y0, y1) = padded(pts().map(|p| p.1));
-    let mut chart = ChartBuilder::on(root)
-        .caption(&c.title, (FAMILY, 17))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .light_line_style(RGBColor(238, 238, 238))
-        .x_desc("epoch")
-        .y_desc(c.ylabel.as_str())
-        .x_label_formatter(&|v| {
-            // Epochs are integers: label only integral ticks.
-            if (v - v.round()).abs() < 1e-9 {
-                format!("{v:.0}")
-            } else {
-                String::new()
-            }
-        })
-        .y_label_formatter(&|v| fmt_num(*v))
-        .label_style((FAMILY, 13))
-        .draw()
-        .map_err(err)?;
-    for (k, (name, p)) in c.series.iter().enumerate() {
+    let (x0, x1) = readable(pts().map(|p| p.0));
+    let (y0, y1) = readable(pts().map(|p| p.1));
+    let keys: Vec<Key> = (c.series.iter().enumerate())
+        .map(|(k, (name, _))| Key::new(name.as_str(), Swatch::Dot(color(k))))
+        .collect();
+    let area = frame(root, &c.title, &keys)?;
+    // Epochs are integers: label only integral ticks.
+    let epoch = |v: &f64| {
+        if (v - v.round()).abs() < 1e-9 {
+            format!("{v:.0}")
+        } else {
+            String::new()
+        }
+    };
+    let spec = AxisSpec {
+        x_format: Some(&epoch),
+        ..AxisSpec::new("epoch", &c.ylabel)
+    };
+    let mut chart = axes(&area, x0..x1, y0..y1, &spec)?;
+    for (k, (_, p)) in c.series.iter().enumerate() {
         let col = color(k);
         chart
             .draw_series(LineSeries::new(p.iter().copied(), col.stroke_width(2)))
             .map_err(err)?;
         chart
             .draw_series(p.iter().map(|&q| Circle::new(q, 4, col.filled())))
-            .map_err(err)?
-            .label(name.as_str())
-            .legend(move |(x, y)| Circle::new((x + 8, y), 4, col.filled()));
+            .map_err(err)?;
     }
-    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
     root.present().map_err(err)
 }
 
@@ -111,73 +76,63 @@ pub fn draw_curves<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, c: &Curves
 pub fn draw_esds<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, o: &EsdOverlays) -> DrawResult {
     ensure_registered();
     root.fill(&WHITE).map_err(err)?;
-    let xs = o
-        .esds
-        .iter()
-        .flat_map(|(_, e)| e.hist.edges.iter().copied());
-    let (x0, x1) = xs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-        (a.min(x), b.max(x))
-    });
-    let ys = o.esds.iter().flat_map(|(_, e)| {
-        e.hist
-            .density
+    let (x0, x1) = min_max(
+        o.esds
             .iter()
-            .copied()
-            .chain(e.fit_line.iter().map(|q| q.1))
+            .flat_map(|(_, e)| e.hist.edges.iter().copied()),
+    );
+    let ys = o.esds.iter().flat_map(|(_, e)| {
+        let fit = e.fit_line.iter().map(|q| q.1);
+        e.hist.density.iter().copied().chain(fit)
     });
-    let (y0, y1) = ys
-        .filter(|&d| d > 0.0 && d.is_finite())
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
-            (a.min(x), b.max(x))
-        });
+    let (y0, y1) = min_max(ys.filter(|&d| d > 0.0));
     if !(x0 > 0.0 && x1.is_finite() && y0 > 0.0 && y1.is_finite()) {
         return Err(format!("{}: nothing positive to draw", o.label));
     }
-    let (x0, x1, y0, y1) = (x0 / 1.5, x1 * 1.5, y0 / 1.5, y1 * 1.5);
-    let mut chart = ChartBuilder::on(root)
-        .caption(&o.title, (FAMILY, 17))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(70)
-        .build_cartesian_2d((x0..x1).log_scale(), (y0..y1).log_scale())
-        .map_err(err)?;
-    chart
-        .configure_mesh()
-        .light_line_style(RGBColor(238, 238, 238))
-        .x_desc("eigenvalue")
-        .y_desc("density")
-        .x_label_formatter(&|v| fmt_num(*v))
-        .y_label_formatter(&|v| fmt_num(*v))
-        .label_style((FAMILY, 13))
-        .draw()
-        .map_err(err)?;
-    for (k, (name, e)) in o.esds.iter().enumerate() {
+    let ((x0, x1), (y0, y1)) = (range(x0, x1, true), range(y0, y1, true));
+    let mut keys: Vec<Key> = (o.esds.iter().enumerate())
+        .map(|(k, (name, _))| Key::new(name.as_str(), Swatch::Line(color(k))))
+        .collect();
+    keys.push(Key::new(
+        "power-law fits",
+        Swatch::Dashed(RGBColor(90, 90, 90)),
+    ));
+    let area = frame(root, &o.title, &keys)?;
+    let spec = AxisSpec::new("eigenvalue", "density");
+    let mut chart = axes(&area, (x0..x1).log_scale(), (y0..y1).log_scale(), &spec)?;
+    for (k, (_, e)) in o.esds.iter().enumerate() {
         let col = color(k);
-        // The histogram as a step outline (bins with zero density drop to the axis).
+        // The histogram as a step outline, broken at empty bins (no zero on a log axis).
         let h = &e.hist;
-        let mut step = Vec::with_capacity(4 * h.density.len());
+        let mut runs: Vec<Vec<(f64, f64)>> = Vec::new();
+        let mut open = false;
         for (i, &d) in h.density.iter().enumerate() {
-            let d = if d > 0.0 { d } else { y0 };
-            step.push((h.edges[i], d));
-            step.push((h.edges[i + 1], d));
+            if d > 0.0 {
+                if !open {
+                    runs.push(Vec::new());
+                }
+                if let Some(run) = runs.last_mut() {
+                    run.extend([(h.edges[i], d), (h.edges[i + 1], d)]);
+                }
+            }
+            open = d > 0.0;
         }
-        chart
-            .draw_series(LineSeries::new(step, col.stroke_width(2)))
-            .map_err(err)?
-            .label(name.as_str())
-            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 16, y)], col.stroke_width(2)));
+        for run in runs {
+            chart
+                .draw_series(LineSeries::new(run, col.stroke_width(2)))
+                .map_err(err)?;
+        }
         if !e.fit_line.is_empty() {
             chart
                 .draw_series(DashedLineSeries::new(
                     e.fit_line.iter().copied(),
                     8,
                     5,
-                    col.mix(0.9).stroke_width(2),
+                    col.stroke_width(2),
                 ))
                 .map_err(err)?;
         }
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
     root.present().map_err(err)
 }
 
