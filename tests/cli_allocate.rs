@@ -179,3 +179,45 @@ fn alphapruning_on_a_transformer_shaped_checkpoint() {
     assert_eq!(res.options["precision"], "f32");
     assert_eq!(res.layers.len(), 9);
 }
+
+#[test]
+fn alpha_inf_is_reported_through_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    // b.weight is 2 x 5: N = 2 eigenvalues, so the median fit's tail is one value: alpha = inf.
+    let data = [
+        ("a.weight", vec![30, 30], weights(30, 30, 1)),
+        ("b.weight", vec![2, 5], weights(2, 5, 2)),
+        ("c.weight", vec![40, 30], weights(40, 30, 3)),
+        ("d.weight", vec![10, 40], weights(10, 40, 4)),
+    ];
+    let tensors: Vec<(&str, TensorView<'_>)> = data
+        .iter()
+        .map(|(n, s, b)| (*n, TensorView::new(Dtype::F32, s.clone(), b).unwrap()))
+        .collect();
+    let ckpt = p("inf.safetensors");
+    safetensors::serialize_to_file(tensors, None, Path::new(&ckpt)).unwrap();
+    let (ok, table, err) = htdiag(&[
+        "analyze", &ckpt, "--rules", "tempbalance", "--json", &p("r.json"), "--csv", &p("r.csv"),
+        "--report", &p("r.html"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(table.contains(" inf "), "{table}");
+    let r = json(Path::new(&p("r.json")));
+    assert_eq!(r["layers"][1]["fit"]["alpha"], "inf");
+    assert_eq!(r["layers"][1]["fit"]["D"].as_f64().unwrap(), 0.0);
+    assert!(std::fs::read_to_string(p("r.csv")).unwrap().contains(",b.weight,dense,,5,2,2.5,1,success,2,inf,"));
+    assert!(Path::new(&p("r.html")).exists());
+    // TempBalance from the saved result: inf is the maximum, so b gets the top rate and c
+    // (finite) the bottom one, as numpy's interp does.
+    let (ok, _, err) = htdiag(&[
+        "allocate", &p("r.json"), "--method", "tempbalance", "--lr", "0.1", "--min-evals", "1",
+        "--json", &p("a.json"), "-q",
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("alpha_mid = inf"), "{err}");
+    let a = json(Path::new(&p("a.json")));
+    assert_eq!(a["layers"][0]["alpha"], "inf");
+    assert_eq!(a["layers"][0]["value"].as_f64().unwrap(), 0.15000000000000002);
+    assert_eq!(a["layers"][1]["value"].as_f64().unwrap(), 0.05);
+}
