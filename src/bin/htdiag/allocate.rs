@@ -46,7 +46,12 @@ pub struct Args {
     #[arg(long, value_name = "S", help_heading = "AlphaPruning")]
     pub sparsity: Option<f64>,
     /// AlphaPruning: ratios spread over [1 - eps, 1 + eps] before scaling.
-    #[arg(long, default_value_t = 0.3, value_name = "EPS", help_heading = "AlphaPruning")]
+    #[arg(
+        long,
+        default_value_t = 0.3,
+        value_name = "EPS",
+        help_heading = "AlphaPruning"
+    )]
     pub epsilon: f64,
     /// AlphaPruning: block (each layer takes its block's mean metric; their default) or layer.
     #[arg(long, value_enum, default_value_t = MappingArg::Block, help_heading = "AlphaPruning")]
@@ -65,14 +70,24 @@ pub struct Args {
     #[arg(long, value_name = "WD", help_heading = "TempBalance / AlphaDecay")]
     pub wd: Option<f64>,
     /// Min and max ratio of the global value (TempBalance 0.5,1.5; AlphaDecay 0.666,3).
-    #[arg(long, value_delimiter = ',', num_args = 2, value_name = "MIN,MAX",
-          help_heading = "TempBalance / AlphaDecay")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        num_args = 2,
+        value_name = "MIN,MAX",
+        help_heading = "TempBalance / AlphaDecay"
+    )]
     pub ratios: Option<Vec<f64>>,
     /// How metrics become values (their assign_func).
     #[arg(long, value_enum, default_value_t = MapArg::Linear, help_heading = "TempBalance / AlphaDecay")]
     pub map: MapArg,
     /// Layers with fewer eigenvalues are left alone (their eigs_thresh).
-    #[arg(long, default_value_t = 50, value_name = "K", help_heading = "TempBalance / AlphaDecay")]
+    #[arg(
+        long,
+        default_value_t = 50,
+        value_name = "K",
+        help_heading = "TempBalance / AlphaDecay"
+    )]
     pub min_evals: usize,
 
     /// Arithmetic of the estimator when INPUT is a checkpoint (default f32, as their code).
@@ -82,8 +97,13 @@ pub struct Args {
     #[arg(long, value_name = "FILE", help_heading = "Analysis of a checkpoint")]
     pub result: Option<PathBuf>,
     /// Worker threads (default: one per core).
-    #[arg(long, short = 'j', default_value_t = 0, value_name = "N",
-          help_heading = "Analysis of a checkpoint")]
+    #[arg(
+        long,
+        short = 'j',
+        default_value_t = 0,
+        value_name = "N",
+        help_heading = "Analysis of a checkpoint"
+    )]
     pub threads: usize,
 
     /// Write the allocation as JSON ({"method", "settings", "layers": [...]}).
@@ -144,7 +164,9 @@ impl Args {
                     bail!("--method alphapruning needs --sparsity S (e.g. 0.7)");
                 };
                 let block_regex = match &self.block_regex {
-                    Some(r) => regex::Regex::new(r).with_context(|| format!("--block-regex {r:?}"))?,
+                    Some(r) => {
+                        regex::Regex::new(r).with_context(|| format!("--block-regex {r:?}"))?
+                    }
                     None => default_block_regex(),
                 };
                 Method::AlphaPruning(PruningOptions {
@@ -159,13 +181,17 @@ impl Args {
                 })
             }
             MethodArg::Tempbalance => Method::TempBalance(ScheduleOptions {
-                base: self.lr.context("--method tempbalance needs --lr LR (e.g. 0.1)")?,
+                base: self
+                    .lr
+                    .context("--method tempbalance needs --lr LR (e.g. 0.1)")?,
                 ratios: ratios((0.5, 1.5))?,
                 map,
                 min_evals: self.min_evals,
             }),
             MethodArg::Alphadecay => Method::AlphaDecay(ScheduleOptions {
-                base: self.wd.context("--method alphadecay needs --wd WD (e.g. 5e-4)")?,
+                base: self
+                    .wd
+                    .context("--method alphadecay needs --wd WD (e.g. 5e-4)")?,
                 ratios: ratios((0.666, 3.0))?,
                 map,
                 min_evals: self.min_evals,
@@ -185,7 +211,9 @@ impl Args {
 
 /// Whether INPUT is a saved result rather than a checkpoint.
 fn is_result(p: &Path) -> bool {
-    p.is_file() && p.extension().is_some_and(|e| e.eq_ignore_ascii_case("json"))
+    p.is_file()
+        && p.extension()
+            .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
 /// Analyses a checkpoint with the method's rules and the fit the metric needs.
@@ -244,7 +272,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         analyse(&args, metric)?
     };
     let a = allocate(&result, &method, metric).with_context(|| {
-        format!("allocating {} from {}", method.as_str(), args.input.display())
+        format!(
+            "allocating {} from {}",
+            method.as_str(),
+            args.input.display()
+        )
     })?;
     write_outputs(&a, &result, &args)?;
     if !args.quiet {
