@@ -100,10 +100,7 @@ impl LayerStatus {
 pub struct PowerLawFit {
     /// Power-law exponent of the ESD's tail (+inf for the median estimator on a tail of equal
     /// eigenvalues; written `"inf"` in JSON).
-    #[serde(
-        serialize_with = "inf_as_string",
-        deserialize_with = "inf_from_string"
-    )]
+    #[serde(serialize_with = "inf_as_string", deserialize_with = "inf_from_string")]
     pub alpha: f64,
     /// Lower cut-off of the tail.
     #[serde(deserialize_with = "nan_if_null")]

@@ -47,14 +47,32 @@ fn tempbalance_and_alphadecay_on_the_demo() {
     let dir = tempfile::tempdir().unwrap();
     let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
     let (ok, table, err) = htdiag(&[
-        "allocate", DEMO, "--method", "tempbalance", "--lr", "0.1", "--json", &p("a.json"),
-        "--csv", &p("a.csv"), "--result", &p("r.json"), "--report", &p("r.html"),
+        "allocate",
+        DEMO,
+        "--method",
+        "tempbalance",
+        "--lr",
+        "0.1",
+        "--json",
+        &p("a.json"),
+        "--csv",
+        &p("a.csv"),
+        "--result",
+        &p("r.json"),
+        "--report",
+        &p("r.html"),
     ]);
     assert!(ok, "{err}");
     // fc1 is the first layer and fc3 the last: only fc2 is scheduled, and with one layer
     // numpy's interp([a], [a, a], [lo, hi]) is hi.
-    assert!(table.contains("left alone: fc1.weight (first layer"), "{table}");
-    assert!(table.contains("left alone: fc3.weight (last layer"), "{table}");
+    assert!(
+        table.contains("left alone: fc1.weight (first layer"),
+        "{table}"
+    );
+    assert!(
+        table.contains("left alone: fc3.weight (last layer"),
+        "{table}"
+    );
     let a = json(Path::new(&p("a.json")));
     assert_eq!(a["method"], "tempbalance");
     assert_eq!(a["settings"]["metric"], "alpha_mid");
@@ -67,7 +85,10 @@ fn tempbalance_and_alphadecay_on_the_demo() {
     assert_eq!(r.options["rules"], "tempbalance");
     let fc2 = r.layers.iter().find(|l| l.name == "fc2.weight").unwrap();
     assert_eq!(fc2.eigenvalues.len(), 100);
-    assert_eq!(layers[0]["alpha"].as_f64().unwrap(), alpha_mid_f32(&fc2.eigenvalues));
+    assert_eq!(
+        layers[0]["alpha"].as_f64().unwrap(),
+        alpha_mid_f32(&fc2.eigenvalues)
+    );
     let csv = std::fs::read_to_string(p("a.csv")).unwrap();
     assert!(csv.starts_with("name,module,alpha,score,value,params"));
     assert!(csv.contains("fc2.weight,fc2,"));
@@ -76,18 +97,37 @@ fn tempbalance_and_alphadecay_on_the_demo() {
 
     // AlphaDecay from the saved result, sqrt map: one layer gets sqrt(a)/sqrt(a) * 1 * wd.
     let (ok, _, err) = htdiag(&[
-        "allocate", &p("r.json"), "--method", "alphadecay", "--wd", "5e-4", "--map", "sqrt",
-        "--json", &p("d.json"), "-q",
+        "allocate",
+        &p("r.json"),
+        "--method",
+        "alphadecay",
+        "--wd",
+        "5e-4",
+        "--map",
+        "sqrt",
+        "--json",
+        &p("d.json"),
+        "-q",
     ]);
     assert!(ok, "{err}");
     let d = json(Path::new(&p("d.json")));
     assert_eq!(d["layers"][0]["alpha"], layers[0]["alpha"]);
     let s = alpha_mid_f32(&fc2.eigenvalues).sqrt();
-    assert_eq!(d["layers"][0]["value"].as_f64().unwrap(), s / s * 1.0 * 5e-4);
+    assert_eq!(
+        d["layers"][0]["value"].as_f64().unwrap(),
+        s / s * 1.0 * 5e-4
+    );
     assert_eq!(d["settings"]["ratios"], serde_json::json!([0.666, 3.0]));
 
     // AlphaPruning needs transformer blocks: the MLP has none, and the error says so.
-    let (ok, _, err) = htdiag(&["allocate", DEMO, "--method", "alphapruning", "--sparsity", "0.5"]);
+    let (ok, _, err) = htdiag(&[
+        "allocate",
+        DEMO,
+        "--method",
+        "alphapruning",
+        "--sparsity",
+        "0.5",
+    ]);
     assert!(!ok);
     assert!(err.contains("inside blocks"), "{err}");
     let (ok, _, err) = htdiag(&["allocate", DEMO, "--method", "tempbalance"]);
@@ -120,32 +160,72 @@ fn alphapruning_on_a_transformer_shaped_checkpoint() {
     )];
     let mut seed = 2;
     for b in 0..3 {
-        for (name, r, c) in [("q_proj", 32, 32), ("up_proj", 64, 32), ("down_proj", 32, 64)] {
-            data.push((format!("model.layers.{b}.{name}.weight"), vec![r, c], weights(r, c, seed)));
+        for (name, r, c) in [
+            ("q_proj", 32, 32),
+            ("up_proj", 64, 32),
+            ("down_proj", 32, 64),
+        ] {
+            data.push((
+                format!("model.layers.{b}.{name}.weight"),
+                vec![r, c],
+                weights(r, c, seed),
+            ));
             seed += 1;
         }
-        data.push((format!("model.layers.{b}.norm.weight"), vec![32], weights(1, 32, 99)));
+        data.push((
+            format!("model.layers.{b}.norm.weight"),
+            vec![32],
+            weights(1, 32, 99),
+        ));
     }
     let tensors: Vec<(String, TensorView<'_>)> = data
         .iter()
-        .map(|(n, s, b)| (n.clone(), TensorView::new(Dtype::F32, s.clone(), b).unwrap()))
+        .map(|(n, s, b)| {
+            (
+                n.clone(),
+                TensorView::new(Dtype::F32, s.clone(), b).unwrap(),
+            )
+        })
         .collect();
     let ckpt = p("tiny.safetensors");
     safetensors::serialize_to_file(tensors, None, Path::new(&ckpt)).unwrap();
 
     let (ok, table, err) = htdiag(&[
-        "allocate", &ckpt, "--method", "alphapruning", "--sparsity", "0.7", "--epsilon", "0.3",
-        "--json", &p("s.json"), "--result", &p("r.json"),
+        "allocate",
+        &ckpt,
+        "--method",
+        "alphapruning",
+        "--sparsity",
+        "0.7",
+        "--epsilon",
+        "0.3",
+        "--json",
+        &p("s.json"),
+        "--result",
+        &p("r.json"),
     ]);
     assert!(ok, "{err}");
-    assert!(table.contains("parameter-weighted mean sparsity"), "{table}");
+    assert!(
+        table.contains("parameter-weighted mean sparsity"),
+        "{table}"
+    );
     let s = json(Path::new(&p("s.json")));
     assert_eq!(s["settings"]["metric"], "alpha_peak");
     let layers = s["layers"].as_array().unwrap();
-    assert_eq!(layers.len(), 9, "3 blocks x 3 Linear layers; embeddings and norms left out");
+    assert_eq!(
+        layers.len(),
+        9,
+        "3 blocks x 3 Linear layers; embeddings and norms left out"
+    );
     // Recompute section 4 (block-wise) from the alphas in the JSON.
-    let alpha: Vec<f64> = layers.iter().map(|l| l["alpha"].as_f64().unwrap()).collect();
-    let n: Vec<f64> = layers.iter().map(|l| l["params"].as_f64().unwrap()).collect();
+    let alpha: Vec<f64> = layers
+        .iter()
+        .map(|l| l["alpha"].as_f64().unwrap())
+        .collect();
+    let n: Vec<f64> = layers
+        .iter()
+        .map(|l| l["params"].as_f64().unwrap())
+        .collect();
     let block_mean: Vec<f64> = (0..9)
         .map(|k| {
             let b = k / 3;
@@ -154,13 +234,16 @@ fn alphapruning_on_a_transformer_shaped_checkpoint() {
         .collect();
     let (lo, hi) = block_mean
         .iter()
-        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| (a.min(x), b.max(x)));
+        .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &x| {
+            (a.min(x), b.max(x))
+        });
     let r: Vec<f64> = block_mean
         .iter()
         .map(|m| (m - lo) / (hi - lo) * 0.6 + 0.7)
         .collect();
     let total: f64 = n.iter().sum();
-    let scaler = ((total as f32) * 0.7f32) as f64 / n.iter().zip(&r).map(|(n, r)| n * r).sum::<f64>();
+    let scaler =
+        ((total as f32) * 0.7f32) as f64 / n.iter().zip(&r).map(|(n, r)| n * r).sum::<f64>();
     for (l, r) in layers.iter().zip(&r) {
         let v = l["value"].as_f64().unwrap();
         assert!((v - r * scaler).abs() < 1e-14, "{v} vs {}", r * scaler);
@@ -178,4 +261,70 @@ fn alphapruning_on_a_transformer_shaped_checkpoint() {
     assert_eq!(res.options["fit"], "peak");
     assert_eq!(res.options["precision"], "f32");
     assert_eq!(res.layers.len(), 9);
+}
+
+#[test]
+fn alpha_inf_is_reported_through_every_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = |n: &str| dir.path().join(n).to_str().unwrap().to_string();
+    // b.weight is 2 x 5: N = 2 eigenvalues, so the median fit's tail is one value: alpha = inf.
+    let data = [
+        ("a.weight", vec![30, 30], weights(30, 30, 1)),
+        ("b.weight", vec![2, 5], weights(2, 5, 2)),
+        ("c.weight", vec![40, 30], weights(40, 30, 3)),
+        ("d.weight", vec![10, 40], weights(10, 40, 4)),
+    ];
+    let tensors: Vec<(&str, TensorView<'_>)> = data
+        .iter()
+        .map(|(n, s, b)| (*n, TensorView::new(Dtype::F32, s.clone(), b).unwrap()))
+        .collect();
+    let ckpt = p("inf.safetensors");
+    safetensors::serialize_to_file(tensors, None, Path::new(&ckpt)).unwrap();
+    let (ok, table, err) = htdiag(&[
+        "analyze",
+        &ckpt,
+        "--rules",
+        "tempbalance",
+        "--json",
+        &p("r.json"),
+        "--csv",
+        &p("r.csv"),
+        "--report",
+        &p("r.html"),
+    ]);
+    assert!(ok, "{err}");
+    assert!(table.contains(" inf "), "{table}");
+    let r = json(Path::new(&p("r.json")));
+    assert_eq!(r["layers"][1]["fit"]["alpha"], "inf");
+    assert_eq!(r["layers"][1]["fit"]["D"].as_f64().unwrap(), 0.0);
+    assert!(
+        std::fs::read_to_string(p("r.csv"))
+            .unwrap()
+            .contains(",b.weight,dense,,5,2,2.5,1,success,2,inf,")
+    );
+    assert!(Path::new(&p("r.html")).exists());
+    // TempBalance from the saved result: inf is the maximum, so b gets the top rate and c
+    // (finite) the bottom one, as numpy's interp does.
+    let (ok, _, err) = htdiag(&[
+        "allocate",
+        &p("r.json"),
+        "--method",
+        "tempbalance",
+        "--lr",
+        "0.1",
+        "--min-evals",
+        "1",
+        "--json",
+        &p("a.json"),
+        "-q",
+    ]);
+    assert!(ok, "{err}");
+    assert!(err.contains("alpha_mid = inf"), "{err}");
+    let a = json(Path::new(&p("a.json")));
+    assert_eq!(a["layers"][0]["alpha"], "inf");
+    assert_eq!(
+        a["layers"][0]["value"].as_f64().unwrap(),
+        0.15000000000000002
+    );
+    assert_eq!(a["layers"][1]["value"].as_f64().unwrap(), 0.05);
 }

@@ -47,7 +47,9 @@ pub(super) fn with_batchnorm(
         for m in bn.values().filter(|m| m.replace("bn", "conv") == conv) {
             let params: u64 = tensors
                 .iter()
-                .filter(|t| module_of(t.1) == *m && (t.1.ends_with(".weight") || t.1.ends_with(".bias")))
+                .filter(|t| {
+                    module_of(t.1) == *m && (t.1.ends_with(".weight") || t.1.ends_with(".bias"))
+                })
                 .map(|t| numel(t.2))
                 .sum();
             let weight = format!("{m}.weight");

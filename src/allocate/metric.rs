@@ -128,7 +128,9 @@ impl Metric {
         }
         let m = row.metrics.as_ref().ok_or("no metrics")?;
         Ok(match self {
-            Metric::Alpha | Metric::AlphaPeak | Metric::AlphaMid => fit.map_or(f64::NAN, |f| f.alpha),
+            Metric::Alpha | Metric::AlphaPeak | Metric::AlphaMid => {
+                fit.map_or(f64::NAN, |f| f.alpha)
+            }
             Metric::AlphaWeighted => m.alpha_weighted,
             Metric::LogAlphaNorm => m.log_alpha_norm,
             Metric::LogNorm => m.log_norm,
@@ -136,16 +138,18 @@ impl Metric {
             Metric::SpectralNorm => m.spectral_norm,
             Metric::StableRank => m.stable_rank,
             Metric::Entropy => m.entropy,
-            Metric::MpSoftrank => row
-                .mp
-                .as_ref()
-                .ok_or("no Marchenko-Pastur fit (analyse with --mp-fit)")?
-                .mp_softrank,
-            Metric::RandDistance => row
-                .randomized
-                .as_ref()
-                .ok_or("no randomized ESD (analyse with --randomize)")?
-                .rand_distance,
+            Metric::MpSoftrank => {
+                row.mp
+                    .as_ref()
+                    .ok_or("no Marchenko-Pastur fit (analyse with --mp-fit)")?
+                    .mp_softrank
+            }
+            Metric::RandDistance => {
+                row.randomized
+                    .as_ref()
+                    .ok_or("no randomized ESD (analyse with --randomize)")?
+                    .rand_distance
+            }
         })
     }
 }

@@ -15,7 +15,7 @@
 //! rank breaks ties by layer order (numpy's `argsort` is not stable above 16 values).
 
 use super::{
-    Allocation, AllocatedLayer, Excluded, Metric, ScheduleOptions, check_nothing_missing,
+    AllocatedLayer, Allocation, Excluded, Metric, ScheduleOptions, check_nothing_missing,
     is_layer_weight, metric_values, module_of, numel, numpy,
 };
 use crate::error::{Error, Result};
@@ -52,8 +52,14 @@ pub fn layer_values(m: &[f64], base: f64, (a, b): (f64, f64), map: Map) -> Vec<f
     match map {
         Map::Linear => {
             // Python's min()/max() over the array: the first extreme by `<` / `>`.
-            let lo = m.iter().copied().fold(f64::INFINITY, |x, y| if y < x { y } else { x });
-            let hi = m.iter().copied().fold(f64::NEG_INFINITY, |x, y| if y > x { y } else { x });
+            let lo = m
+                .iter()
+                .copied()
+                .fold(f64::INFINITY, |x, y| if y < x { y } else { x });
+            let hi = m
+                .iter()
+                .copied()
+                .fold(f64::NEG_INFINITY, |x, y| if y > x { y } else { x });
             m.iter()
                 .map(|&x| numpy::interp2(x, (lo, hi), (a * base, b * base)))
                 .collect()
@@ -104,7 +110,10 @@ pub(super) fn allocate(
         })
     };
     if !rows.is_empty() {
-        exclude(rows.remove(0), "first layer: their remove_first_layer".into());
+        exclude(
+            rows.remove(0),
+            "first layer: their remove_first_layer".into(),
+        );
     }
     if let Some(r) = rows.pop() {
         exclude(r, "last layer: their remove_last_layer".into());

@@ -13,7 +13,7 @@
 //! kept (and warned about) unless `clip` is set.
 
 use super::{
-    Allocation, AllocatedLayer, Excluded, Mapping, Metric, PruningOptions, check_nothing_missing,
+    AllocatedLayer, Allocation, Excluded, Mapping, Metric, PruningOptions, check_nothing_missing,
     is_conv, is_layer_weight, metric_values, module_of, numel, numpy,
 };
 use crate::error::{Error, Result};

@@ -104,7 +104,12 @@ fn llm(alphas: [f64; 3]) -> AnalysisResult {
             row(3, "model.layers.1.a.weight", &[20, 30], alphas[2]),
             row(4, "lm_head.weight", &[50, 8], 9.0),
         ],
-        vec![skipped(5, "model.layers.0.norm.weight", &[10], "rank-1 tensor")],
+        vec![skipped(
+            5,
+            "model.layers.0.norm.weight",
+            &[10],
+            "rank-1 tensor",
+        )],
         "peak",
     )
 }
@@ -116,15 +121,28 @@ fn rel(a: f64, b: f64) -> f64 {
 #[test]
 fn alphapruning_layer_wise_by_hand() {
     let r = llm([2.0, 4.0, 3.0]);
-    let a = allocate(&r, &pruning(0.5, 0.3, Mapping::Layer, false), Metric::AlphaPeak).unwrap();
+    let a = allocate(
+        &r,
+        &pruning(0.5, 0.3, Mapping::Layer, false),
+        Metric::AlphaPeak,
+    )
+    .unwrap();
     let names: Vec<&str> = a.layers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(
         names,
-        ["model.layers.0.a.weight", "model.layers.0.b.weight", "model.layers.1.a.weight"]
+        [
+            "model.layers.0.a.weight",
+            "model.layers.0.b.weight",
+            "model.layers.1.a.weight"
+        ]
     );
     assert_eq!(a.excluded.len(), 2);
     // r = 0.7, 1.3, 1.0; n = 100, 300, 600; sum n r = 1060; total = 0.5 * 1000 = 500.
-    let want = [0.7 * 500.0 / 1060.0, 1.3 * 500.0 / 1060.0, 1.0 * 500.0 / 1060.0];
+    let want = [
+        0.7 * 500.0 / 1060.0,
+        1.3 * 500.0 / 1060.0,
+        1.0 * 500.0 / 1060.0,
+    ];
     for (l, w) in a.layers.iter().zip(want) {
         assert!(rel(l.value, w) < 1e-15, "{} vs {w}", l.value);
     }
@@ -138,19 +156,32 @@ fn alphapruning_layer_wise_by_hand() {
 fn alphapruning_block_means_by_hand() {
     // Block 0 mean (2 + 4)/2 = 3, block 1: 5. Scores 3, 3, 5 -> r = 0.8, 0.8, 1.2 (eps 0.2).
     let r = llm([2.0, 4.0, 5.0]);
-    let a = allocate(&r, &pruning(0.6, 0.2, Mapping::Block, false), Metric::AlphaPeak).unwrap();
+    let a = allocate(
+        &r,
+        &pruning(0.6, 0.2, Mapping::Block, false),
+        Metric::AlphaPeak,
+    )
+    .unwrap();
     let scores: Vec<f64> = a.layers.iter().map(|l| l.score.unwrap()).collect();
     assert_eq!(scores, [3.0, 3.0, 5.0]);
     // sum n r = 100 * 0.8 + 300 * 0.8 + 600 * 1.2 = 1040; total = f32(1000) * f32(0.6).
     let total = (1000.0f32 * 0.6f32) as f64;
-    let want = [0.8 * total / 1040.0, 0.8 * total / 1040.0, 1.2 * total / 1040.0];
+    let want = [
+        0.8 * total / 1040.0,
+        0.8 * total / 1040.0,
+        1.2 * total / 1040.0,
+    ];
     for (l, w) in a.layers.iter().zip(want) {
         assert!(rel(l.value, w) < 1e-15, "{} vs {w}", l.value);
     }
     // The alpha column keeps each layer's own metric.
     assert_eq!(a.layers[1].alpha, 4.0);
     // Equal block means everywhere: their min-max map divides by zero.
-    let e = allocate(&llm([2.0, 4.0, 3.0]), &pruning(0.6, 0.2, Mapping::Block, false), Metric::AlphaPeak);
+    let e = allocate(
+        &llm([2.0, 4.0, 3.0]),
+        &pruning(0.6, 0.2, Mapping::Block, false),
+        Metric::AlphaPeak,
+    );
     assert!(e.unwrap_err().to_string().contains("NaN"));
 }
 
@@ -162,15 +193,24 @@ fn mean_sparsity_is_their_float32_total() {
     assert_eq!(sparsity::float32_total(n, 0.7) / n as f64, 0.69999995256335);
     // The identity on an irregular model: sum n_l s_l / sum n_l = float32 total / sum n_l.
     let params: Vec<u64> = (0..40).map(|i| 4096 * (1000 + 37 * i * i)).collect();
-    let scores: Vec<f64> = (0..40).map(|i| 2.0 + ((i * 7919) % 97) as f64 / 31.0).collect();
+    let scores: Vec<f64> = (0..40)
+        .map(|i| 2.0 + ((i * 7919) % 97) as f64 / 31.0)
+        .collect();
     let r = sparsity::unscaled_ratios(&scores, 0.3).unwrap();
     let s = sparsity::scale(&r, &params, 0.7);
     let total: u64 = params.iter().sum();
-    let mean = s.iter().zip(&params).map(|(s, &n)| s * n as f64).sum::<f64>() / total as f64;
+    let mean = s
+        .iter()
+        .zip(&params)
+        .map(|(s, &n)| s * n as f64)
+        .sum::<f64>()
+        / total as f64;
     let want = sparsity::float32_total(total, 0.7) / total as f64;
     assert!(rel(mean, want) < 1e-14, "{mean} vs {want}");
     // Higher alpha, higher sparsity.
-    let hi = (0..40).max_by(|&a, &b| scores[a].total_cmp(&scores[b])).unwrap();
+    let hi = (0..40)
+        .max_by(|&a, &b| scores[a].total_cmp(&scores[b]))
+        .unwrap();
     assert!(s.iter().all(|&v| v <= s[hi]));
 }
 
@@ -178,11 +218,21 @@ fn mean_sparsity_is_their_float32_total() {
 fn alphapruning_above_one_is_kept_and_warned_or_clipped() {
     let r = llm([1.0, 1.0, 9.0]);
     // eps 0.9, S 0.9: the big layer gets r = 1.9, scaled above 1.
-    let a = allocate(&r, &pruning(0.9, 0.9, Mapping::Layer, false), Metric::AlphaPeak).unwrap();
+    let a = allocate(
+        &r,
+        &pruning(0.9, 0.9, Mapping::Layer, false),
+        Metric::AlphaPeak,
+    )
+    .unwrap();
     assert!(a.layers[2].value > 1.0);
     assert!(a.warnings[0].contains("above 1"), "{:?}", a.warnings);
     assert!(rel(a.mean_sparsity.unwrap(), 0.9) < 1e-7);
-    let c = allocate(&r, &pruning(0.9, 0.9, Mapping::Layer, true), Metric::AlphaPeak).unwrap();
+    let c = allocate(
+        &r,
+        &pruning(0.9, 0.9, Mapping::Layer, true),
+        Metric::AlphaPeak,
+    )
+    .unwrap();
     assert_eq!(c.layers[2].value, 1.0);
     assert_eq!(c.layers[0].value, a.layers[0].value);
     assert!(c.mean_sparsity.unwrap() < 0.9);
@@ -193,21 +243,44 @@ fn alphapruning_refuses_wrong_fit_failed_layers_and_missing_layers() {
     let r = llm([2.0, 4.0, 3.0]);
     let mut clauset = r.clone();
     clauset.options = serde_json::json!({ "fit": "clauset" });
-    let e = allocate(&clauset, &pruning(0.5, 0.3, Mapping::Layer, false), Metric::AlphaPeak);
+    let e = allocate(
+        &clauset,
+        &pruning(0.5, 0.3, Mapping::Layer, false),
+        Metric::AlphaPeak,
+    );
     assert!(e.unwrap_err().to_string().contains("--fit peak"));
     let mut failed = r.clone();
     failed.layers[2].fit = Some(PowerLawFit::failed(1.0));
     failed.layers[2].message = Some("power-law fit failed: N = 1".into());
-    let e = allocate(&failed, &pruning(0.5, 0.3, Mapping::Layer, false), Metric::AlphaPeak)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("model.layers.0.b.weight") && e.contains("N = 1"), "{e}");
+    let e = allocate(
+        &failed,
+        &pruning(0.5, 0.3, Mapping::Layer, false),
+        Metric::AlphaPeak,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("model.layers.0.b.weight") && e.contains("N = 1"),
+        "{e}"
+    );
     let mut missing = r;
-    missing.skipped.push(skipped(6, "model.layers.1.b.weight", &[20, 60000], "N = 60000 > max_n 50000"));
-    let e = allocate(&missing, &pruning(0.5, 0.3, Mapping::Layer, false), Metric::AlphaPeak)
-        .unwrap_err()
-        .to_string();
-    assert!(e.contains("model.layers.1.b.weight") && e.contains("--rules alphapruning"), "{e}");
+    missing.skipped.push(skipped(
+        6,
+        "model.layers.1.b.weight",
+        &[20, 60000],
+        "N = 60000 > max_n 50000",
+    ));
+    let e = allocate(
+        &missing,
+        &pruning(0.5, 0.3, Mapping::Layer, false),
+        Metric::AlphaPeak,
+    )
+    .unwrap_err()
+    .to_string();
+    assert!(
+        e.contains("model.layers.1.b.weight") && e.contains("--rules alphapruning"),
+        "{e}"
+    );
 }
 
 /// A CNN: first conv, three convs (one with a batch norm), one small conv, the head.
@@ -247,9 +320,16 @@ fn tempbalance_exclusions_linear_map_and_batchnorm() {
     let m = Method::TempBalance(schedule(0.1, (0.5, 1.5), Map::Linear));
     let a = allocate(&r, &m, Metric::AlphaMid).unwrap();
     let excluded: Vec<&str> = a.excluded.iter().map(|e| e.name.as_str()).collect();
-    assert_eq!(excluded, ["conv1.weight", "fc.weight", "layer1.0.small.weight"]);
+    assert_eq!(
+        excluded,
+        ["conv1.weight", "fc.weight", "layer1.0.small.weight"]
+    );
     assert!(a.excluded[2].reason.contains("36 eigenvalues < 50"));
-    let got: Vec<(&str, f64)> = a.layers.iter().map(|l| (l.name.as_str(), l.value)).collect();
+    let got: Vec<(&str, f64)> = a
+        .layers
+        .iter()
+        .map(|l| (l.name.as_str(), l.value))
+        .collect();
     let (lo, hi) = (0.5 * 0.1, 1.5 * 0.1);
     assert_eq!(hi, 0.15000000000000002);
     // alpha 2 -> lo, 4 -> hi, 3 -> slope * (3 - 2) + lo with slope = (hi - lo) / 2.
@@ -275,7 +355,15 @@ fn tempbalance_sqrt_log2_step_by_hand() {
     let lr = 0.1;
     // sqrt: (2, 4, 1, 3) / 10 * 4 * lr.
     let v = layer_values_of(&s, lr, Map::Sqrt);
-    assert_eq!(v, [2.0 / 10.0 * 4.0 * lr, 4.0 / 10.0 * 4.0 * lr, 1.0 / 10.0 * 4.0 * lr, 3.0 / 10.0 * 4.0 * lr]);
+    assert_eq!(
+        v,
+        [
+            2.0 / 10.0 * 4.0 * lr,
+            4.0 / 10.0 * 4.0 * lr,
+            1.0 / 10.0 * 4.0 * lr,
+            3.0 / 10.0 * 4.0 * lr
+        ]
+    );
     // log2: (2, 4, 0, log2 9) / (6 + log2 9) * 4 * lr.
     let t = 6.0 + 9f64.log2();
     let v = layer_values_of(&s, lr, Map::Log2);
@@ -286,7 +374,10 @@ fn tempbalance_sqrt_log2_step_by_hand() {
     let step = |r: f64| lr * (0.5 + (1.5 - 0.5) * r / 4.0);
     assert_eq!(v, [step(1.0), step(3.0), step(0.0), step(2.0)]);
     // linear with one layer (min == max): numpy's interp returns the right end.
-    assert_eq!(layer_values_of(&[3.0], lr, Map::Linear), [0.15000000000000002]);
+    assert_eq!(
+        layer_values_of(&[3.0], lr, Map::Linear),
+        [0.15000000000000002]
+    );
 }
 
 fn layer_values_of(s: &[f64], lr: f64, map: Map) -> Vec<f64> {
@@ -312,7 +403,12 @@ fn alphadecay_and_inf_alpha() {
     assert_eq!(a.settings["map"], "linear");
     let csv = output::to_csv(&a);
     assert_eq!(csv.lines().count(), 1 + 4);
-    assert!(csv.lines().nth(2).unwrap().starts_with("layer1.0.bn1.weight,layer1.0.bn1,2.0,,"));
+    assert!(
+        csv.lines()
+            .nth(2)
+            .unwrap()
+            .starts_with("layer1.0.bn1.weight,layer1.0.bn1,2.0,,")
+    );
 }
 
 #[test]

@@ -43,10 +43,9 @@ impl Rules {
         }
     }
 
-    /// Sets the plan and fit options to these rules (fit method and precision to their
-    /// defaults; a caller may override those afterwards). A `layers` filter already set is
-    /// kept, and narrows the rules' own choice further only for TempBalance's whole-network
-    /// list (AlphaPruning's block filter replaces it).
+    /// Sets the plan and fit options to these rules, their fit method and float32 included (a
+    /// caller may override those afterwards). AlphaPruning's block filter replaces any `layers`
+    /// filter; TempBalance keeps one already set (it narrows the whole-network list).
     pub fn apply(self, opts: &mut AnalyzeOptions) {
         let p = &mut opts.plan;
         p.min_evals = 1;

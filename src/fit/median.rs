@@ -98,7 +98,7 @@ fn fit_in<R: Real>(x: &[R]) -> Result<PowerLawFit, String> {
 }
 
 /// Median-xmin fit of ascending data `x` (already thresholded by the caller, or not at all
-/// under `--rules`), in the given precision. `num_pl_spikes` is the tail size `N - i`.
+/// under `--rules`), in the given precision. `num_pl_spikes` counts the values `>= xmin`.
 pub(super) fn fit(x: &[f64], precision: Precision) -> Result<PowerLawFit, String> {
     match precision {
         Precision::F64 => fit_in(x),

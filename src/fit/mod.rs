@@ -32,7 +32,7 @@ use std::borrow::Cow;
 
 use crate::result::PowerLawFit;
 
-pub use peak::{BINS as PEAK_BINS, histc, linspace, window as peak_window};
+pub use peak::{histc, linspace, window as peak_window};
 pub use powerlaw::{Candidate, scan, scan_sampled};
 pub use real::{Precision, Real, f32_eigenvalues};
 
@@ -125,8 +125,9 @@ pub fn fit_power_law(evals_ascending: &[f64], opts: &FitOptions) -> PowerLawFit 
     let data = above(&evals, opts.threshold);
     let xmax = data.last().copied().unwrap_or(f64::NAN);
     let mut fit = match (opts.method, opts.fix_fingers) {
-        (FitMethod::Median, _) => median::fit(data, opts.precision)
-            .unwrap_or_else(|_| PowerLawFit::failed(xmax)),
+        (FitMethod::Median, _) => {
+            median::fit(data, opts.precision).unwrap_or_else(|_| PowerLawFit::failed(xmax))
+        }
         (FitMethod::Peak, _) => {
             peak::fit(data, opts.precision).unwrap_or_else(|_| PowerLawFit::failed(xmax))
         }

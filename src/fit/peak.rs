@@ -127,14 +127,18 @@ fn fit_in<R: Real>(x: &[R]) -> Result<PowerLawFit, String> {
         return Err("no eigenvalues to fit".into());
     }
     if n == 1 {
-        return Err("peak estimator: N = 1 leaves no candidate xmin (AlphaPruning's code \
+        return Err(
+            "peak estimator: N = 1 leaves no candidate xmin (AlphaPruning's code \
                     fails on this layer)"
-            .into());
+                .into(),
+        );
     }
     if x[0].wide() <= 0.0 {
-        return Err("peak estimator: a zero eigenvalue has log10 = -inf, so the log10 \
+        return Err(
+            "peak estimator: a zero eigenvalue has log10 = -inf, so the log10 \
                     histogram has no finite range (torch.histc fails on this layer)"
-            .into());
+                .into(),
+        );
     }
     let (alpha, d, c) = scan(x);
     if !(alpha > R::of(1.0)) {

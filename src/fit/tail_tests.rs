@@ -50,7 +50,10 @@ fn median_alpha_inf_for_n_1_2_and_equal_tails() {
     assert_eq!(f.d, 0.5);
     assert_eq!(failure_reason(&[1.0, 3.0], &opts), None);
     // Same in float32.
-    let f = fit_power_law(&[1.0, 3.0], &no_threshold(FitMethod::Median, Precision::F32));
+    let f = fit_power_law(
+        &[1.0, 3.0],
+        &no_threshold(FitMethod::Median, Precision::F32),
+    );
     assert_eq!(f.alpha, f64::INFINITY);
 }
 
@@ -156,7 +159,10 @@ fn peak_log10_lower_bound_active_and_inactive() {
     // log10 range [0, 3]; bin 66 (2.0, 2.002, 2.004) is the peak: p = 10^1.98 = 95.5, so
     // lower = log10(0.95 p) = 1.958 skips the eigenvalues 1 and 1.5, upper = 143.
     let (lo, hi) = peak_window(&x);
-    assert!((lo - 1.9577).abs() < 1e-3 && (hi - 143.2).abs() < 0.1, "{lo} {hi}");
+    assert!(
+        (lo - 1.9577).abs() < 1e-3 && (hi - 143.2).abs() < 0.1,
+        "{lo} {hi}"
+    );
     let opts = no_threshold(FitMethod::Peak, Precision::F64);
     let f = fit_power_law(&x, &opts);
     let (d, a, c) = brute(&x, 2..6);
@@ -188,7 +194,11 @@ fn peak_small_and_degenerate_spectra() {
     assert!(why.contains("N = 1"), "{why}");
     let z = [0.0, 1.0, 2.0, 3.0];
     assert!(!fit_power_law(&z, &opts).is_valid());
-    assert!(failure_reason(&z, &opts).unwrap().contains("zero eigenvalue"));
+    assert!(
+        failure_reason(&z, &opts)
+            .unwrap()
+            .contains("zero eigenvalue")
+    );
     // Equal eigenvalues: every candidate's alpha is inf and D_c = (n_c - 1)/n_c, smallest for
     // the last candidate (c = 2, n = 2).
     let f = fit_power_law(&[1.0; 4], &opts);
@@ -213,5 +223,8 @@ fn peak_f32_and_f64_agree_on_well_separated_spectra() {
     let (d2, a2, c2) = brute(&x, cands.into_iter());
     assert_eq!(a.xmin, x[c2]);
     // (The sums run in another order: agreement to rounding.)
-    assert!((a.alpha - a2).abs() < 1e-12 * a2 && (a.d - d2).abs() < 1e-12, "{a:?} {a2} {d2}");
+    assert!(
+        (a.alpha - a2).abs() < 1e-12 * a2 && (a.d - d2).abs() < 1e-12,
+        "{a:?} {a2} {d2}"
+    );
 }

@@ -28,7 +28,13 @@ fn scale_of(v: impl Iterator<Item = f64>) -> f64 {
 
 /// One panel's bar: a rect of `x / scale` of the panel width (full for +inf) and its label.
 fn bar(s: &mut String, x0: f64, y: f64, v: f64, scale: f64, class: &str) {
-    let frac = if v.is_finite() { (v / scale).clamp(0.0, 1.0) } else if v > 0.0 { 1.0 } else { 0.0 };
+    let frac = if v.is_finite() {
+        (v / scale).clamp(0.0, 1.0)
+    } else if v > 0.0 {
+        1.0
+    } else {
+        0.0
+    };
     let w = frac * PANEL_W;
     let _ = write!(
         s,
@@ -116,7 +122,12 @@ pub fn section(a: &Allocation) -> String {
             a.excluded.len()
         );
         for e in &a.excluded {
-            let _ = write!(h, "<tr><td>{}</td><td>{}</td></tr>", esc(&e.name), esc(&e.reason));
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td></tr>",
+                esc(&e.name),
+                esc(&e.reason)
+            );
         }
         h += "</table></details>";
     }

@@ -51,6 +51,8 @@ pub fn model_plots(result: &AnalysisResult) -> ModelPlots {
             .fit
             .filter(|f| f.is_valid())
             .map(|f| f.alpha)
+            // alpha = +inf (median fit of a tail of equal eigenvalues) has no place on an axis.
+            .filter(|a| a.is_finite())
     };
     let alpha_points: Vec<(usize, f64)> = (0..result.layers.len())
         .filter_map(|i| valid_fit(i).map(|a| (i, a)))
