@@ -14,7 +14,7 @@ use htdiag::checkpoint::Checkpoint;
 use htdiag::fit::FitMethod;
 use htdiag::result::AnalysisResult;
 
-use crate::analyze::Progress;
+use crate::progress::Progress;
 use crate::rules_args::PrecisionArg;
 
 /// Turn per-layer spectra into per-layer decisions, as the original code computes them:
