@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::result::{AnalysisResult, LayerResult};
-use crate::util::natural_cmp;
+use crate::util::{csv_quote as csv_field, natural_cmp};
 
 /// The metrics compared, in column order (names as in the result's CSV).
 pub const METRICS: [&str; 10] = [
@@ -297,7 +297,6 @@ pub fn sort_matched(c: &mut Comparison, order: CompareOrder) {
     }
 }
 
-use crate::util::csv_quote as csv_field;
 
 fn opt(v: Option<f64>) -> String {
     v.map_or(String::new(), |x| format!("{x}"))

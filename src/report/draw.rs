@@ -122,6 +122,8 @@ pub enum Swatch {
     Dashed(RGBColor),
     /// A dot (points).
     Dot(RGBColor),
+    /// No symbol: a note in the legend.
+    Note,
 }
 
 /// A legend entry.
@@ -214,7 +216,9 @@ pub fn frame<DB: DrawingBackend>(
             rows.push(Vec::new());
             x = 0;
         }
-        rows.last_mut().map(|r| r.push((k, x)));
+        if let Some(r) = rows.last_mut() {
+            r.push((k, x));
+        }
         x += item;
     }
     let (legend, rest) = body.split_vertically(LEGEND_ROW * rows.len() as u32 + 4);
@@ -269,6 +273,7 @@ fn swatch<DB: DrawingBackend>(
                 ))
             }),
         Swatch::Dot(c) => area.draw(&Circle::new((x + 8, y), 4, c.filled())),
+        Swatch::Note => Ok(()),
     };
     r.map_err(err)
 }

@@ -243,7 +243,7 @@ pub fn scan<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &ScanCurve) ->
         ));
     }
     if let Some(rule) = &p.rule {
-        keys.push(Key::new(rule.clone(), Swatch::Dot(WHITE)));
+        keys.push(Key::new(rule.clone(), Swatch::Note));
     }
     let area = frame(root, &p.title, &keys)?;
     let (top, bottom) = area.split_vertically(area.dim_in_pixel().1 / 2);

@@ -36,15 +36,13 @@ pub fn check(
                 .with_context(|| format!("{flag} {}: cannot write there", p.display()))?;
         }
     }
-    for (flag, d) in dirs {
-        if let Some(d) = d {
-            if d.exists() && !d.is_dir() {
-                bail!("{flag} {}: exists and is not a folder", d.display());
-            }
-            // A probe file inside tests the permission (and creates the folder).
-            htdiag::util::prepare_output(&d.join(".htdiag-probe"))
-                .with_context(|| format!("{flag} {}: cannot write there", d.display()))?;
+    for (flag, d) in dirs.iter().filter_map(|(f, d)| d.map(|d| (f, d))) {
+        if d.exists() && !d.is_dir() {
+            bail!("{flag} {}: exists and is not a folder", d.display());
         }
+        // A probe file inside tests the permission (and creates the folder).
+        htdiag::util::prepare_output(&d.join(".htdiag-probe"))
+            .with_context(|| format!("{flag} {}: cannot write there", d.display()))?;
     }
     Ok(())
 }
