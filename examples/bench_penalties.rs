@@ -28,7 +28,7 @@ use htdiag::regularize::{
     StableRankParams, WeightedAlphaParams,
 };
 use htdiag::train::experiment::run_one;
-use htdiag::train::{Dataset, DeviceChoice, Mlp, RefreshPolicy, SpectrumEvery, TrainConfig};
+use htdiag::train::{Dataset, DeviceChoice, Mlp, Net, RefreshPolicy, SpectrumEvery, TrainConfig};
 
 fn penalties() -> Vec<Regularizer> {
     vec![
@@ -117,7 +117,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = o.samples {
         tr = tr.head(n);
     }
-    let model = Mlp::init(&[784, 300, 100, 10], 0)?;
+    let model = Net::from_mlp(&Mlp::init(&[784, 300, 100, 10], 0)?);
     let cfg = TrainConfig {
         epochs: o.epochs,
         refresh: RefreshPolicy {
@@ -128,7 +128,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..TrainConfig::default()
     };
     let c0 = thread_cpu();
-    let plain = run_one("plain", o.device, &model, &tr, &te, &cfg, None, &mut |_| {})?.1;
+    let plain = run_one(
+        "plain",
+        o.device,
+        &model,
+        &tr,
+        &te,
+        &cfg,
+        None,
+        false,
+        &mut |_| {},
+    )?
+    .1;
     let base_cpu = thread_cpu() - c0;
     let base = plain.history.median_step_seconds;
     println!(
@@ -173,6 +184,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &te,
             &cfg,
             Some(reg),
+            false,
             &mut |_| {},
         )?
         .1;

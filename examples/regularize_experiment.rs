@@ -18,9 +18,7 @@ use htdiag::regularize::{
 };
 use htdiag::train::experiment::{analyze_file, run_one};
 use htdiag::train::net::Arch;
-use htdiag::train::{
-    Dataset, DeviceChoice, Mlp, Net, RefreshPolicy, SpectrumEvery, TrainConfig,
-};
+use htdiag::train::{Dataset, DeviceChoice, Mlp, Net, RefreshPolicy, SpectrumEvery, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();

@@ -297,7 +297,6 @@ pub fn sort_matched(c: &mut Comparison, order: CompareOrder) {
     }
 }
 
-
 fn opt(v: Option<f64>) -> String {
     v.map_or(String::new(), |x| format!("{x}"))
 }

@@ -169,13 +169,14 @@ fn fresh_resnet_has_pytorch_names_and_buffers_that_training_advances() {
     let bound = 1.0 / ((4 * 9) as f32).sqrt();
     assert!(conv.data.iter().all(|v| v.abs() <= bound));
     let n = 40;
-    let data = Dataset {
-        x: (0..n * 144)
+    let data = Dataset::new(
+        (0..n * 144)
             .map(|i| ((i * 37) % 101) as f32 / 101.0)
             .collect(),
-        y: (0..n as u32).map(|i| i % 3).collect(),
-        dim: 144,
-    };
+        (0..n as u32).map(|i| i % 3).collect(),
+        144,
+    )
+    .unwrap();
     let mut b = CpuBackend::from_net(
         &net,
         data.clone(),

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use htdiag::gpu::{GpuBackend, Probe};
 use htdiag::train::backend::{GramSide, PenaltySpectrum, SlicePenalty};
 use htdiag::train::net::{Arch, BufferData, Net, Node, Op, Param};
-use htdiag::train::spectral::decompose;
+use htdiag::train::spectral::decompose_f32;
 use htdiag::train::{Backend, CpuBackend, Dataset, Optimizer, Split, StepParams};
 
 fn cnn_dir() -> PathBuf {
@@ -341,16 +341,18 @@ fn conv_slice_penalty_matches_f64_reference() {
                 let w: Vec<f32> = (0..out * inp)
                     .map(|k| p.data[at(k / inp, k % inp)])
                     .collect();
-                let s = decompose(&w, out, inp).unwrap();
+                let s = decompose_f32(&w, out, inp).unwrap();
                 let n = s.n;
+                // Row-major eigenvectors (column k belongs to eigenvalue k), as a backend gets them.
+                let vectors: Vec<f64> = (0..n * n).map(|x| s.vecs[(x % n) * n + x / n]).collect();
                 // g of the stable rank sum(lambda) / lambda_max, a closed form.
-                let lmax = s.eigenvalues[n - 1];
-                let sum: f64 = s.eigenvalues.iter().sum();
+                let lmax = s.evals[n - 1];
+                let sum: f64 = s.evals.iter().sum();
                 let mut g = vec![1.0 / lmax; n];
                 g[n - 1] = 1.0 / lmax - sum / (lmax * lmax);
                 let m = |a: usize, b: usize| -> f64 {
                     (0..n)
-                        .map(|k| s.vectors[a * n + k] * g[k] * s.vectors[b * n + k])
+                        .map(|k| vectors[a * n + k] * g[k] * vectors[b * n + k])
                         .sum()
                 };
                 for o in 0..out {
@@ -372,7 +374,7 @@ fn conv_slice_penalty_matches_f64_reference() {
                     spectrum: PenaltySpectrum {
                         side: s.side,
                         n,
-                        vectors: s.vectors.iter().map(|&v| v as f32).collect(),
+                        vectors: vectors.iter().map(|&v| v as f32).collect(),
                         g: g.iter().map(|&v| v as f32).collect(),
                         coef: coef as f32,
                         hold: false,

@@ -32,8 +32,12 @@ fn run(name: &str, acc: f64, loss: f64) -> RunReport {
         regularization: "none".into(),
         history: History {
             backend: "cpu (test)".into(),
+            start: None,
             epochs: vec![rec],
             step_losses: vec![1.0],
+            seconds_per_step: 0.01,
+            median_step_seconds: 0.01,
+            refresh: None,
         },
         final_test: Some(Eval {
             loss,

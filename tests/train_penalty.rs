@@ -208,8 +208,8 @@ impl Backend for Spy {
         }
         self.inner.set_penalty(layer, s)
     }
-    fn read_model(&mut self, model: &mut Mlp) -> htdiag::Result<()> {
-        self.inner.read_model(model)
+    fn read_net(&mut self, net: &mut htdiag::train::Net) -> htdiag::Result<()> {
+        self.inner.read_net(net)
     }
     fn read_weight(&mut self, layer: usize) -> htdiag::Result<Vec<f32>> {
         let w = self.inner.read_weight(layer)?;

@@ -45,7 +45,9 @@ pub(crate) fn materialize<'a>(
                 // Native order is little-endian: one copy of the f32 bytes.
                 return Ok(Cow::Owned(bytemuck::cast_slice(&vals).to_vec()));
             }
-            Ok(Cow::Owned(vals.iter().flat_map(|v| v.to_le_bytes()).collect()))
+            Ok(Cow::Owned(
+                vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
+            ))
         }
     }
 }

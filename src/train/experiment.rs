@@ -16,8 +16,8 @@ use super::penalty::LayerPenalties;
 use super::trainer::{
     History, PenaltyTarget, Progress, SpectralPenalty, TrainConfig, train_targets,
 };
-use crate::regularize::MatrixView;
 use crate::error::Result;
+use crate::regularize::MatrixView;
 use crate::regularize::{Penalty, Regularizer, SpectralNormParams};
 use crate::result::AnalysisResult;
 

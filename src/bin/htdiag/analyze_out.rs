@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use anyhow::Context;
 use htdiag::analyze::AnalyzeOptions;
 use htdiag::checkpoint::Checkpoint;
-use htdiag::result::AnalysisResult;
 use htdiag::outdir::analyze_to_dir;
+use htdiag::result::AnalysisResult;
 use htdiag::shard::ShardSpec;
 use htdiag::spectrum::Lapack;
 

@@ -60,8 +60,8 @@ pub fn run(_args: Args) -> anyhow::Result<()> {
 /// never opens a window, so pointing an unset or invalid variable at the temp folder (where
 /// no compositor socket exists) only silences the probe.
 pub fn quiet_window_system_probe() {
-    let valid = std::env::var_os("XDG_RUNTIME_DIR")
-        .is_some_and(|d| std::path::Path::new(&d).is_dir());
+    let valid =
+        std::env::var_os("XDG_RUNTIME_DIR").is_some_and(|d| std::path::Path::new(&d).is_dir());
     if !valid {
         // SAFETY: called first thing in `main`, before any thread exists, so no other thread
         // can read the environment concurrently (std::env::set_var's requirement).
