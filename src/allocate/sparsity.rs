@@ -87,7 +87,7 @@ pub(super) fn allocate(
     o: &PruningOptions,
     metric: Metric,
 ) -> Result<Allocation> {
-    if !(o.sparsity >= 0.0 && o.sparsity <= 1.0) || !(o.epsilon >= 0.0) {
+    if !(0.0..=1.0).contains(&o.sparsity) || o.epsilon.is_nan() || o.epsilon < 0.0 {
         return Err(Error::InvalidArgument(format!(
             "sparsity must lie in [0, 1] and epsilon be >= 0 (got {} and {})",
             o.sparsity, o.epsilon

@@ -103,7 +103,7 @@ fn scan<R: Real>(x: &[R]) -> (R, R, usize) {
         if c == 0 {
             first_alpha = Some(alpha);
         }
-        if !(alpha > one) {
+        if alpha.partial_cmp(&one) != Some(std::cmp::Ordering::Greater) {
             continue; // D = 1: never better than the best (which is <= 1).
         }
         // A later candidate wins only with a strictly smaller D, so the scan may stop as
@@ -141,7 +141,7 @@ fn fit_in<R: Real>(x: &[R]) -> Result<PowerLawFit, String> {
         );
     }
     let (alpha, d, c) = scan(x);
-    if !(alpha > R::of(1.0)) {
+    if alpha.partial_cmp(&R::of(1.0)) != Some(std::cmp::Ordering::Greater) {
         return Err(format!(
             "peak estimator: no candidate in the peak window has alpha > 1; their code \
              reports alpha = {} for this layer",

@@ -351,7 +351,7 @@ pub fn forward(
     (ops, drop)
 }
 
-fn running<'a>(t: &'a Tensors, b: usize) -> &'a wgpu::Buffer {
+fn running(t: &Tensors, b: usize) -> &wgpu::Buffer {
     t.running[b]
         .as_ref()
         .expect("running statistics are f32 buffers")

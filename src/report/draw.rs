@@ -307,6 +307,7 @@ impl<'a> AxisSpec<'a> {
 
 /// The chart on `area` (from [`frame`]) with its mesh: light grid, described axes, tick
 /// labels with the fewest digits that tell them apart.
+#[allow(clippy::type_complexity)] // plotters' own chart type
 pub fn axes<'a, DB, X, Y>(
     area: &'a DrawingArea<DB, Shift>,
     x: X,

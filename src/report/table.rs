@@ -207,7 +207,7 @@ pub fn skipped_counts(skipped: &[SkippedTensor]) -> String {
             None => counts.push((kind, 1)),
         }
     }
-    counts.sort_by(|a, b| b.1.cmp(&a.1));
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
     counts
         .iter()
         .map(|(k, n)| format!("{n} {k}"))

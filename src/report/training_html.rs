@@ -28,6 +28,9 @@ fn pct_cell(x: Option<f64>) -> String {
     }
 }
 
+/// A column of the layer table: its header and how to read it from a layer's numbers.
+type Metric = (&'static str, fn(&LayerNumbers) -> f64);
+
 /// The training page as a string.
 pub fn render_training_html(r: &CompareReport) -> String {
     let backend = r.runs.first().map_or("", |x| x.history.backend.as_str());
@@ -81,7 +84,7 @@ pub fn render_training_html(r: &CompareReport) -> String {
     b += "</div></section>";
     b += "<section id=\"layers\"><h2>Spectral numbers</h2><div class=\"tablewrap\">\
           <table id=\"layer-table\"><thead><tr><th class=\"name\" data-type=\"str\">layer</th>";
-    let metrics: [(&str, fn(&LayerNumbers) -> f64); 3] = [
+    let metrics: [Metric; 3] = [
         // A failed fit has alpha -1 (LayerNumbers): shown empty.
         ("alpha", |v| if v.alpha < 0.0 { f64::NAN } else { v.alpha }),
         ("alpha_weighted", |v| v.alpha_weighted),

@@ -33,6 +33,7 @@ struct Cli {
 }
 
 #[derive(Subcommand)]
+#[allow(clippy::large_enum_variant)] // parsed once per run
 enum Command {
     /// Analyse a checkpoint's weight matrices (ESD, power-law alpha, norms, ...).
     #[command(alias = "analyse")]

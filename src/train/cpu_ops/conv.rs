@@ -247,6 +247,7 @@ mod tests {
         y
     }
 
+    #[allow(clippy::too_many_arguments)]
     fn geom(
         in_c: usize,
         out_c: usize,

@@ -51,7 +51,7 @@ pub struct CpuNet {
     trained_mode: bool,
 }
 
-fn f32_buffer<'a>(net: &'a mut Net, i: usize) -> Result<&'a mut Vec<f32>> {
+fn f32_buffer(net: &mut Net, i: usize) -> Result<&mut Vec<f32>> {
     let name = net.buffers[i].name.clone();
     match &mut net.buffers[i].data {
         BufferData::F32(v) => Ok(v),

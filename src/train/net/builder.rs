@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::train::model::unit_f32;
 
 /// Where the tensors come from.
+#[allow(clippy::large_enum_variant)] // one per build, never stored in bulk
 enum Source<'a> {
     Checkpoint {
         t: &'a Tensors,
@@ -225,7 +226,7 @@ impl<'a> Builder<'a> {
     /// `prefix.weight` (and `prefix.bias`) of a Conv2d applied to value `x`.
     pub fn conv(&mut self, x: usize, prefix: &str, s: ConvSpec) -> Result<usize> {
         let [c, h, w] = self.shapes[x];
-        if s.groups == 0 || c % s.groups != 0 || s.out_c % s.groups != 0 {
+        if s.groups == 0 || c % s.groups != 0 || !s.out_c.is_multiple_of(s.groups) {
             return Err(self.err(format!(
                 "'{prefix}': {} groups for {c} -> {} channels",
                 s.groups, s.out_c

@@ -92,7 +92,7 @@ impl Net {
                 (op, _) => return Err(not_mlp(format!("node {i} is a {}", op.kind()))),
             }
         }
-        if layers.is_empty() || self.nodes.len() % 2 == 0 {
+        if layers.is_empty() || self.nodes.len().is_multiple_of(2) {
             return Err(not_mlp("it must start and end with a Linear layer".into()));
         }
         Ok(Mlp { layers })

@@ -129,7 +129,7 @@ pub fn infer_input(
         return Ok(g);
     }
     let square = |c: usize| -> Option<[usize; 3]> {
-        if c == 0 || dim % c != 0 {
+        if c == 0 || !dim.is_multiple_of(c) {
             return None;
         }
         let s = ((dim / c) as f64).sqrt().round() as usize;
