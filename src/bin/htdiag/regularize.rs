@@ -25,8 +25,8 @@ pub struct Args {
     #[arg(long, default_value = "mlp")]
     pub arch: String,
     /// How the penalty sees convolution weights: slices (WeightWatcher's kh*kw slices, as
-    /// `analyze` reports them; needs issue 12's pooled-slice penalty, until then convolutions
-    /// are left out and reported) or flatten (one out x in*kh*kw matrix).
+    /// `analyze` reports them: eigenvalues pooled, the gradient reaching every slice) or
+    /// flatten (one out x in*kh*kw matrix). Depthwise convolutions are skipped.
     #[arg(long, default_value = "slices", value_parser = ["slices", "flatten"])]
     pub conv_matrix: String,
     /// Heavy-tailed penalty: weighted-alpha, stable-rank, power-law-prior, frechet-prior
