@@ -1,5 +1,5 @@
 // The WeightWatcher view of a convolution weight W [out, inp, kh, kw] as its kh * kw slices
-// W[:, :, i, j] (out x inp each; CNN_CONTRACT.md section 3), for the penalty gradient:
+// W[:, :, i, j] (out x inp each; `regularize::MatrixView::ConvSlices`), for the penalty gradient:
 //   mode 0 (gather):       dst[s, o, c] = src[o, c, s]          (s = i * kw + j)
 //   mode 1 (scatter-add):  dst[o, c, s] += coef * src[s, o, c]  (each slice's penalty product
 //                          back into the weight gradient).

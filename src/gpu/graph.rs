@@ -1,4 +1,4 @@
-//! A network ([`Net`], CNN_CONTRACT.md section 1) as kernel dispatches: every value of the
+//! A network ([`Net`]) as kernel dispatches: every value of the
 //! graph gets an activation and a gradient buffer for the largest batch, every layer its
 //! forward (training and evaluation variants) and backward dispatches. Layer semantics are
 //! PyTorch's (see the headers of the `.wgsl` files); the backward pass visits nodes in reverse

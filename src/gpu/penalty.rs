@@ -1,4 +1,4 @@
-//! The spectral penalty's gradient on the device (REGULARIZATION.md, CNN_CONTRACT.md section 3).
+//! The spectral penalty's gradient on the device (REGULARIZATION.md; the slice view is `regularize::MatrixView::ConvSlices`).
 //! At a refresh the host sends eigenvectors V and weights g; the device forms
 //! M = V diag(g) V^T once (penalty_scale.wgsl, then matmul.wgsl), and every step adds
 //! `c W M` (Gram matrix W^T W, "Right") or `c M W` ("Left") to the weight gradient with the

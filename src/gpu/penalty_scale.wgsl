@@ -3,7 +3,7 @@
 // matmul.wgsl then forms M = (V diag g) V^T once per spectrum refresh, and at every step adds
 // c * W M (or c * M W when the eigenvectors are those of W W^T) to the weight gradient.
 // `count` matrices are stored one after the other (the kh*kw slices W[:, :, i, j] of a
-// convolution, CNN_CONTRACT.md section 3), each with its own n values of g.
+// convolution, `regularize::MatrixView::ConvSlices`), each with its own n values of g.
 
 struct Params {
     n: u32,

@@ -96,7 +96,7 @@ pub struct Eval {
 }
 
 /// The penalty of one convolution slice `W[:, :, i, j]` (the WeightWatcher conv view,
-/// CNN_CONTRACT.md section 3): its spectrum, assembled against the current slice every step.
+/// `regularize::MatrixView::ConvSlices`): its spectrum, assembled against the current slice every step.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlicePenalty {
     /// Kernel position `(i, j)` of the slice (an `out x in` matrix).

@@ -11,13 +11,12 @@ use serde::Serialize;
 use super::backend::Eval;
 use super::data::Dataset;
 use super::device::{DeviceChoice, open_net_backend};
-use super::net::{Net, WeightView};
+use super::net::Net;
 use super::penalty::LayerPenalties;
 use super::trainer::{
     History, PenaltyTarget, Progress, SpectralPenalty, TrainConfig, train_targets,
 };
 use crate::error::Result;
-use crate::regularize::MatrixView;
 use crate::regularize::{Penalty, Regularizer, SpectralNormParams};
 use crate::result::AnalysisResult;
 
@@ -136,15 +135,7 @@ pub fn penalty_targets(net: &Net, flatten: bool) -> Vec<PenaltyTarget> {
         .filter(|(_, p)| !p.depthwise)
         .map(|(weight, p)| PenaltyTarget {
             weight,
-            view: match p.view {
-                WeightView::Dense { out, inp } => MatrixView::Dense { out, inp },
-                WeightView::ConvFlatten { out, inp_khkw } => {
-                    MatrixView::ConvFlatten { out, inp_khkw }
-                }
-                WeightView::ConvSlices { out, inp, kh, kw } => {
-                    MatrixView::ConvSlices { out, inp, kh, kw }
-                }
-            },
+            view: p.view,
         })
         .collect()
 }

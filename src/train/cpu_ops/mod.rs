@@ -1,5 +1,5 @@
 //! CPU kernels of the network IR ([`crate::train::net`]), one file per layer kind, with the
-//! PyTorch semantics of CNN_CONTRACT.md, and the [`engine::CpuNet`] that runs a whole
+//! PyTorch semantics (tests/data/cnn/README.md), and the [`engine::CpuNet`] that runs a whole
 //! network forward and backward. Every backward is tested against central finite differences
 //! of an f64 evaluation of the layer's definition.
 

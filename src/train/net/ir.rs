@@ -1,4 +1,4 @@
-//! The network IR shared by the CPU and GPU backends (CNN_CONTRACT.md section 1): an SSA graph
+//! The network IR shared by the CPU and GPU backends: an SSA graph
 //! of PyTorch layers evaluated in order, NCHW f32, the batch dimension implicit.
 //!
 //! Value 0 is the input; node `i`'s output is value `i + 1`. Parameters and buffers carry the
@@ -176,36 +176,9 @@ pub struct Net {
     pub buffers: Vec<Buffer>,
 }
 
-/// How the penalty sees a weight tensor as matrices (CNN_CONTRACT.md section 3).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WeightView {
-    /// A Linear weight, `out x inp`.
-    Dense {
-        /// Rows.
-        out: usize,
-        /// Columns.
-        inp: usize,
-    },
-    /// A convolution weight `[out, inp, kh, kw]` seen as its `kh * kw` slices `W[:, :, i, j]`
-    /// (WeightWatcher's conv view, as `analyze` reports it).
-    ConvSlices {
-        /// Output channels.
-        out: usize,
-        /// Input channels per group.
-        inp: usize,
-        /// Kernel height.
-        kh: usize,
-        /// Kernel width.
-        kw: usize,
-    },
-    /// A convolution weight as one `out x (inp * kh * kw)` matrix: its memory as stored.
-    ConvFlatten {
-        /// Rows.
-        out: usize,
-        /// Columns.
-        inp_khkw: usize,
-    },
-}
+/// How the penalty sees a weight tensor as matrices: the penalty's own
+/// [`crate::regularize::MatrixView`] (one definition for the trainer and the penalty).
+pub use crate::regularize::MatrixView as WeightView;
 
 /// A weight tensor the spectral penalty may act on.
 #[derive(Debug, Clone, PartialEq)]
