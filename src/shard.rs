@@ -1,6 +1,6 @@
 //! Splitting one analysis over many machines (`--shard K/N`): which rows each part computes.
 //! Pure planning: the parts' output folders and their combination (`htdiag merge`) are
-//! [`crate::outdir`]'s.
+//! `outdir`'s.
 //!
 //! # The split
 //! The plan (which depends only on the checkpoint's headers and the options) is cut into `N`

@@ -41,7 +41,7 @@ impl std::str::FromStr for DeviceChoice {
 }
 
 /// Opens a training backend on a device. `train` declares it and never names the GPU code:
-/// the implementation for [`DeviceChoice`] lives in `crate::gpu::open` (it needs both the wgpu
+/// the implementation for [`DeviceChoice`] lives in the `gpu` module (`open.rs`) (it needs both the wgpu
 /// backend and [`CpuBackend`]), so the module dependency stays one-way, gpu -> train.
 pub trait OpenBackend {
     /// Builds the backend holding network `net` and the data sets (`seed`: dropout masks).

@@ -3,7 +3,7 @@
 //!
 //! [`model`] (MLPs in safetensors) + [`data`] (safetensors / IDX / CIFAR data sets) feed a
 //! [`backend::Backend`] — the CPU reference [`cpu::CpuBackend`] or the wgpu backend in
-//! [`crate::gpu`] — driven by the loop in [`trainer`]; [`refresh`] keeps the penalty's
+//! the `gpu` module — driven by the loop in [`trainer`]; [`refresh`] keeps the penalty's
 //! spectra fresh from a worker thread, through the f32 edge [`spectral`] of
 //! [`crate::regularize::spectral`]. Networks of any layer kind are [`net::Net`]s.
 
