@@ -1,15 +1,221 @@
-//! Per-step cost of each penalty's value and gradient at MLP layer sizes (the trainer calls
-//! `value_and_grad` once per layer per step): eigen route vs power iteration, cold vs warm.
+//! What a heavy-tailed penalty costs a training step (issue 12), in one process run:
 //!
-//! `cargo run --release --example bench_penalties`
+//! 1. the penalised / plain step-time ratio (median over the steps) of every penalty on the
+//!    784-300-100-10 MLP, mnist10k rows 0-7999, batch 64, SGD momentum 0.9, lr 0.05, one
+//!    epoch per run, with the default refresh policy (`--spectrum-every auto`) or a fixed one;
+//! 2. with `--solvers`, the refresh's own cost per layer shape: full `dsyevd` (eigenvalues and
+//!    vectors) against the partial `dsyevr` for the top half of the spectrum (what weighted
+//!    alpha and the power-law prior use) and warm Lanczos for the top pair (stable rank,
+//!    spectral norm, Frechet), with the largest eigenvalue error of each route.
+//!
+//! `cargo run --release --example bench_penalties -- [--device cpu|lavapipe] [--every auto|N]
+//!  [--epochs E] [--samples N] [--data FILE] [--solvers] [--only a,b] [--hold] [--threads T]`
+//!  (`--samples`: the first N training rows only, for slow devices such as lavapipe;
+//!  `--only`: penalties whose name contains one of the words; `--hold`: the backend holds the
+//!  penalty product between refreshes; `--threads`: OpenBLAS threads, default 1).
+//!
+//! Besides wall time it prints the ratio of the training thread's CPU time (whole run, from
+//! `/proc/thread-self/stat`; with one OpenBLAS thread every product runs on it), which leaves
+//! out the time spent waiting for a core on a shared machine.
 
+use std::path::PathBuf;
 use std::time::Instant;
 
-use htdiag::regularize::spectral::{self, PowerOptions};
+use htdiag::regularize::lanczos::top_pair_lanczos;
+use htdiag::regularize::spectral::{PowerOptions, decompose};
 use htdiag::regularize::{
-    FrechetParams, LayerState, Penalty, PowerLawParams, SpectralNormParams, StableRankParams,
-    TopRoute, WeightedAlphaParams,
+    FrechetParams, Penalty, PowerLawParams, PriorExponent, Regularizer, SpectralNormParams,
+    StableRankParams, WeightedAlphaParams,
 };
+use htdiag::train::experiment::run_one;
+use htdiag::train::{Dataset, DeviceChoice, Mlp, Net, RefreshPolicy, SpectrumEvery, TrainConfig};
+
+fn penalties() -> Vec<Regularizer> {
+    vec![
+        Regularizer::new(Penalty::WeightedAlpha(WeightedAlphaParams::default()), 1e-3),
+        Regularizer::new(Penalty::StableRank(StableRankParams::default()), 1e-3),
+        Regularizer::new(
+            Penalty::PowerLawPrior(PowerLawParams {
+                exponent: PriorExponent::Fixed(2.0),
+            }),
+            1e-4,
+        ),
+        Regularizer::new(Penalty::FrechetPrior(FrechetParams::default()), 1e-3),
+        Regularizer::new(Penalty::SpectralNorm(SpectralNormParams::default()), 1e-3),
+        Regularizer::new(Penalty::WeightDecay, 5e-4),
+    ]
+}
+
+struct Opts {
+    device: DeviceChoice,
+    every: SpectrumEvery,
+    epochs: usize,
+    data: PathBuf,
+    solvers: bool,
+    samples: Option<usize>,
+    only: Vec<String>,
+    hold: bool,
+    threads: usize,
+}
+
+fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
+    let mut o = Opts {
+        device: DeviceChoice::Cpu,
+        every: SpectrumEvery::Auto,
+        epochs: 1,
+        data: "/work/shared/data/mnist10k.safetensors".into(),
+        solvers: false,
+        samples: None,
+        only: Vec::new(),
+        hold: false,
+        threads: 1,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        let mut val = || it.next().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--device" => {
+                o.device = match val()?.as_str() {
+                    "lavapipe" => DeviceChoice::SoftwareGpu,
+                    d => d.parse()?,
+                }
+            }
+            "--every" => o.every = val()?.parse()?,
+            "--epochs" => o.epochs = val()?.parse()?,
+            "--data" => o.data = val()?.into(),
+            "--solvers" => o.solvers = true,
+            "--hold" => o.hold = true,
+            "--threads" => o.threads = val()?.parse()?,
+            "--samples" => o.samples = Some(val()?.parse()?),
+            "--only" => o.only = val()?.split(',').map(String::from).collect(),
+            other => return Err(format!("unknown argument {other}").into()),
+        }
+    }
+    Ok(o)
+}
+
+/// CPU seconds of the calling thread so far (utime + stime of `/proc/thread-self/stat`, in
+/// clock ticks of 10 ms).
+fn thread_cpu() -> f64 {
+    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state (field 3).
+    let rest = stat.rsplit_once(')').map_or("", |r| r.1);
+    let f: Vec<f64> = rest
+        .split_whitespace()
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    (f.get(11).unwrap_or(&0.0) + f.get(12).unwrap_or(&0.0)) / 100.0
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let o = opts()?;
+    htdiag::spectrum::openblas::set_num_threads(o.threads);
+    if o.solvers {
+        solvers()?;
+    }
+    let (mut tr, te) = Dataset::load(&o.data, None)?.split(0.2, None)?;
+    if let Some(n) = o.samples {
+        tr = tr.head(n);
+    }
+    let model = Net::from_mlp(&Mlp::init(&[784, 300, 100, 10], 0)?);
+    let cfg = TrainConfig {
+        epochs: o.epochs,
+        refresh: RefreshPolicy {
+            every: o.every,
+            max_lag: None,
+            hold: o.hold,
+        },
+        ..TrainConfig::default()
+    };
+    let c0 = thread_cpu();
+    let plain = run_one(
+        "plain",
+        o.device,
+        &model,
+        &tr,
+        &te,
+        &cfg,
+        None,
+        false,
+        &mut |_| {},
+    )?
+    .1;
+    let base_cpu = thread_cpu() - c0;
+    let base = plain.history.median_step_seconds;
+    println!(
+        "{} samples, {} epoch(s), device {}, --spectrum-every {}",
+        tr.len(),
+        o.epochs,
+        plain.history.backend,
+        o.every
+    );
+    println!(
+        "plain: median step {:.2} ms, training thread {base_cpu:.2} CPU s (hold: {})",
+        1e3 * base,
+        o.hold
+    );
+    println!(
+        "{:<16} {:>9} {:>7} {:>7} {:>7} {:>9} {:>7} {:>10} {:>22}",
+        "penalty",
+        "median ms",
+        "ratio",
+        "mean",
+        "cpu",
+        "refreshes",
+        "max lag",
+        "intervals",
+        "worker ms/refresh/layer"
+    );
+    for reg in penalties() {
+        if !o.only.is_empty()
+            && !o
+                .only
+                .iter()
+                .any(|w| reg.penalty.name().contains(w.as_str()))
+        {
+            continue;
+        }
+        let c0 = thread_cpu();
+        let run = run_one(
+            "penalised",
+            o.device,
+            &model,
+            &tr,
+            &te,
+            &cfg,
+            Some(reg),
+            false,
+            &mut |_| {},
+        )?
+        .1;
+        let cpu = thread_cpu() - c0;
+        let h = &run.history;
+        let f = h.refresh.clone().unwrap_or_default();
+        let layers: Vec<String> = f
+            .layer_seconds
+            .iter()
+            .map(|s| format!("{:.1}", 1e3 * s))
+            .collect();
+        let ks: Vec<usize> = f.intervals.iter().map(|s| s.interval).collect();
+        println!(
+            "{:<16} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>9} {:>7} {:>10} {:>22}",
+            reg.penalty.name(),
+            1e3 * h.median_step_seconds,
+            h.median_step_seconds / base,
+            h.seconds_per_step / plain.history.seconds_per_step,
+            cpu / base_cpu,
+            f.refreshes,
+            f.max_lag,
+            format!(
+                "{}-{}",
+                ks.iter().min().unwrap_or(&0),
+                ks.iter().max().unwrap_or(&0)
+            ),
+            layers.join(" / ")
+        );
+    }
+    Ok(())
+}
 
 fn matrix(rows: usize, cols: usize, seed: u64) -> Vec<f64> {
     let mut s = seed;
@@ -23,64 +229,120 @@ fn matrix(rows: usize, cols: usize, seed: u64) -> Vec<f64> {
         .collect()
 }
 
-fn main() -> htdiag::Result<()> {
-    let penalties = [
-        Penalty::WeightedAlpha(WeightedAlphaParams::default()),
-        Penalty::StableRank(StableRankParams::default()),
-        Penalty::StableRank(StableRankParams {
-            route: TopRoute::Eigen,
-        }),
-        Penalty::PowerLawPrior(PowerLawParams::default()),
-        Penalty::FrechetPrior(FrechetParams::default()),
-        Penalty::WeightDecay,
-        Penalty::SpectralNorm(SpectralNormParams::default()),
-    ];
-    println!(
-        "{:>10} {:>24} {:>12} {:>12}",
-        "shape", "penalty", "cold ms", "warm ms"
-    );
-    for (rows, cols) in [(300, 784), (100, 300), (10, 100), (1024, 1024)] {
-        let w = matrix(rows, cols, 7);
-        // A small perturbation, as one optimiser step would make.
-        let w2: Vec<f64> = w
-            .iter()
-            .enumerate()
-            .map(|(i, x)| x * (1.0 + 1e-3 * ((i % 7) as f64 - 3.0)))
-            .collect();
-        for p in &penalties {
-            let mut state = LayerState::new(&w, rows, cols)?;
-            let t = Instant::now();
-            p.value_and_grad(&w, rows, cols, &mut state)?;
-            let cold = t.elapsed().as_secs_f64() * 1e3;
-            let t = Instant::now();
-            let reps = 5;
-            for _ in 0..reps {
-                let mut st = state.clone();
-                p.value_and_grad(&w2, rows, cols, &mut st)?;
-            }
-            let warm = t.elapsed().as_secs_f64() * 1e3 / reps as f64;
-            let name = match p.top_route() {
-                Some(_) => format!("{} (power)", p.name()),
-                None => p.name().to_string(),
-            };
-            println!(
-                "{:>10} {:>24} {:>12.2} {:>12.2}",
-                format!("{rows}x{cols}"),
-                name,
-                cold,
-                warm
+/// Median seconds of `reps` calls of `f`.
+fn time(reps: usize, mut f: impl FnMut()) -> f64 {
+    let mut t: Vec<f64> = (0..reps)
+        .map(|_| {
+            let s = Instant::now();
+            f();
+            s.elapsed().as_secs_f64()
+        })
+        .collect();
+    t.sort_by(f64::total_cmp);
+    t[reps / 2]
+}
+
+/// Top `k` eigenpairs of the symmetric `n x n` matrix `a` (upper triangle, column-major) by
+/// LAPACK `dsyevr` with an index range.
+fn top_dsyevr(a: &[f64], n: usize, k: usize) -> Vec<f64> {
+    let mut a = a.to_vec();
+    let ni = n as i32;
+    let (mut m, mut info) = (0i32, 0i32);
+    let mut w = vec![0.0; n];
+    let mut z = vec![0.0; n * k];
+    let mut isuppz = vec![0i32; 2 * k.max(1)];
+    let (mut work, mut iwork) = (vec![0.0; 1], vec![0i32; 1]);
+    for query in [true, false] {
+        let (lw, liw) = if query {
+            (-1, -1)
+        } else {
+            (work.len() as i32, iwork.len() as i32)
+        };
+        // SAFETY: a is n x n, z is n x k (ld n), w has n values, isuppz 2k; lwork/liwork are
+        // the queried sizes (or -1 for the query).
+        unsafe {
+            lapack::dsyevr(
+                b'V',
+                b'I',
+                b'U',
+                ni,
+                &mut a,
+                ni,
+                0.0,
+                0.0,
+                ni - k as i32 + 1,
+                ni,
+                0.0,
+                &mut m,
+                &mut w,
+                &mut z,
+                ni,
+                &mut isuppz,
+                &mut work,
+                lw,
+                &mut iwork,
+                liw,
+                &mut info,
             );
         }
-        let top = spectral::top_pair(&w, rows, cols, None, &PowerOptions::default())?;
-        let warm =
-            spectral::top_pair(&w2, rows, cols, Some(&top.vector), &PowerOptions::default())?;
+        if query {
+            work = vec![0.0; work[0] as usize];
+            iwork = vec![0; iwork[0] as usize];
+        }
+    }
+    assert_eq!(info, 0, "dsyevr failed");
+    w.truncate(m as usize);
+    w
+}
+
+/// Refresh routes per layer shape: time and largest relative eigenvalue error.
+fn solvers() -> htdiag::Result<()> {
+    println!(
+        "{:>9} {:>14} {:>20} {:>14} {:>16}",
+        "shape", "dsyevd ms", "dsyevr top-half ms", "rel err", "Lanczos warm ms"
+    );
+    for (rows, cols) in [(300, 784), (100, 300), (10, 100)] {
+        let w = matrix(rows, cols, 7);
+        let n = rows.min(cols);
+        let full = decompose(&w, rows, cols)?;
+        let t_full = time(7, || {
+            decompose(&w, rows, cols).unwrap();
+        });
+        let (g, _) =
+            htdiag::spectrum::gram_upper(&htdiag::matrices::MatrixRef::from_f64(&w, rows, cols));
+        let gram_time = time(7, || {
+            htdiag::spectrum::gram_upper(&htdiag::matrices::MatrixRef::from_f64(&w, rows, cols));
+        });
+        let k = n - n / 2;
+        let top = top_dsyevr(&g, n, k);
+        let t_top = gram_time
+            + time(7, || {
+                top_dsyevr(&g, n, k);
+            });
+        let err = top
+            .iter()
+            .zip(&full.evals[n - k..])
+            .map(|(a, b)| (a - b).abs() / b.abs().max(1e-300))
+            .fold(0.0f64, f64::max);
+        let warm = top_pair_lanczos(&w, rows, cols, None, &PowerOptions::default())?;
+        let w2: Vec<f64> = w.iter().map(|x| x * 1.001).collect();
+        let t_lz = time(7, || {
+            top_pair_lanczos(
+                &w2,
+                rows,
+                cols,
+                Some(&warm.vector),
+                &PowerOptions::default(),
+            )
+            .unwrap();
+        });
         println!(
-            "{:>10} power iterations: cold {} (fell back: {}), warm {} (fell back: {})",
+            "{:>9} {:>14.2} {:>20.2} {:>14.1e} {:>16.2}",
             format!("{rows}x{cols}"),
-            top.iterations,
-            top.fell_back,
-            warm.iterations,
-            warm.fell_back
+            1e3 * t_full,
+            1e3 * t_top,
+            err,
+            1e3 * t_lz
         );
     }
     Ok(())

@@ -3,9 +3,12 @@
 //! regularization, test accuracy mean and std over the seeds, mean alpha per layer, and wall
 //! time per epoch.
 //!
-//! `cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]`
-//! (defaults: /work/shared/data/mnist10k.safetensors, 5 epochs, 3 seeds, spectrum refresh
-//! every 1 step), on the CPU path.
+//! `cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]
+//! [MODEL] [ONLY]` (defaults: /work/shared/data/mnist10k.safetensors, 5 epochs, 3 seeds,
+//! spectrum refresh every 1 step — EVERY may be `auto` —, MODEL `mlp`; `lenet5` runs LeNet-5
+//! from PyTorch-default initialisation with the penalty on every weight, convolutions in
+//! WeightWatcher's slice view; ONLY: comma-separated words, runs only the regularizations
+//! whose label contains one of them), on the CPU path.
 
 use std::path::Path;
 
@@ -14,7 +17,8 @@ use htdiag::regularize::{
     StableRankParams, WeightedAlphaParams,
 };
 use htdiag::train::experiment::{analyze_file, run_one};
-use htdiag::train::{Dataset, DeviceChoice, Mlp, TrainConfig};
+use htdiag::train::net::Arch;
+use htdiag::train::{Dataset, DeviceChoice, Mlp, Net, RefreshPolicy, SpectrumEvery, TrainConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let args: Vec<String> = std::env::args().collect();
@@ -24,7 +28,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .unwrap_or("/work/shared/data/mnist10k.safetensors".into());
     let epochs: usize = args.get(2).map_or(Ok(5), |s| s.parse())?;
     let seeds: u64 = args.get(3).map_or(Ok(3), |s| s.parse())?;
-    let every: usize = args.get(4).map_or(Ok(1), |s| s.parse())?;
+    let every: SpectrumEvery = args
+        .get(4)
+        .map_or(Ok(SpectrumEvery::Steps(1)), |s| s.parse())?;
+    let lenet = args.get(5).is_some_and(|m| m == "lenet5");
+    let only: Vec<&str> = args.get(6).map_or(Vec::new(), |s| s.split(',').collect());
+    let make = |seed: u64| -> Result<Net, htdiag::Error> {
+        if lenet {
+            Arch::LeNet5.fresh([1, 28, 28], 10, seed)
+        } else {
+            Ok(Net::from_mlp(&Mlp::init(&[784, 300, 100, 10], seed)?))
+        }
+    };
+    let names: Vec<String> = {
+        let n = make(0)?;
+        n.penalised_weights(true)
+            .iter()
+            .map(|p| n.params[p.param].name.clone())
+            .collect()
+    };
     let all = Dataset::load(Path::new(&data), None)?;
     let (tr, te) = all.split(0.2, None)?;
     // (label, optimizer weight decay, penalty)
@@ -76,20 +98,31 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     ];
     let dir = tempfile_dir()?;
     println!(
-        "| regularization | test accuracy % (mean ± std, {seeds} seeds) | mean alpha fc1 / fc2 / fc3 | s/epoch |"
+        "| regularization | test accuracy % (mean ± std, {seeds} seeds) | mean alpha {} | s/epoch |",
+        names
+            .iter()
+            .map(|n| n.trim_end_matches(".weight"))
+            .collect::<Vec<_>>()
+            .join(" / ")
     );
     println!("|---|---|---|---|");
     for (label, wd, reg) in &conditions {
+        if !only.is_empty() && !only.iter().any(|w| label.contains(w)) {
+            continue;
+        }
         let mut accs = Vec::new();
-        let mut alphas = vec![Vec::new(); 3];
+        let mut alphas = vec![Vec::new(); names.len()];
         let mut secs = Vec::new();
         for seed in 0..seeds {
-            let model = Mlp::init(&[784, 300, 100, 10], seed)?;
+            let model = make(seed)?;
             let cfg = TrainConfig {
                 epochs,
                 seed,
                 weight_decay: *wd,
-                spectrum_every: every,
+                refresh: RefreshPolicy {
+                    every,
+                    ..RefreshPolicy::default()
+                },
                 ..TrainConfig::default()
             };
             let (m, run) = run_one(
@@ -100,13 +133,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 &te,
                 &cfg,
                 *reg,
+                false,
                 &mut |_| {},
             )?;
             let p = dir.join(format!("m{seed}.safetensors"));
-            m.save(&p)?;
+            m.save(&p, "experiment")?;
             let a = analyze_file(&p)?;
-            for (l, layer) in m.layers.iter().enumerate() {
-                let name = &layer.as_linear().weight_name;
+            for (l, name) in names.iter().enumerate() {
                 if let Some(x) = a
                     .layers
                     .iter()

@@ -10,6 +10,10 @@
 //! Property: opening never panics; when it succeeds, every tensor's bytes are available and
 //! exactly `shape x dtype size` long for float dtypes, and every planned row cuts its
 //! matrices from those bytes without error (and reads its corner elements).
+//!
+//! The PyTorch and GGUF targets ([`check_file`]) write the whole input as one file named
+//! `model.pt` / `model.gguf` (the format is recognised by its first bytes) and check the same
+//! property.
 
 #![allow(dead_code)]
 
@@ -70,7 +74,19 @@ pub fn check(scratch: &Path, data: &[u8]) {
             d
         }
     };
-    let Ok(ckpt) = Checkpoint::open(&target) else {
+    verify(&target);
+}
+
+/// Writes `data` as `scratch/name` and checks the property on it.
+pub fn check_file(scratch: &Path, name: &str, data: &[u8]) {
+    let p = scratch.join(name);
+    write(&p, data);
+    verify(&p);
+}
+
+/// The property on whatever `target` is.
+fn verify(target: &Path) {
+    let Ok(ckpt) = Checkpoint::open(target) else {
         return;
     };
     for (i, t) in ckpt.tensors().iter().enumerate() {
@@ -105,7 +121,7 @@ pub fn check(scratch: &Path, data: &[u8]) {
     for p in &planned.layers {
         let bytes = ckpt.tensor_bytes(p.layer_id).expect("checked above");
         let mats = p
-            .matrices(bytes)
+            .matrices(&bytes)
             .unwrap_or_else(|e| panic!("planned row {} has no matrices: {e}", p.name));
         for m in &mats {
             let _ = m.get(0, 0);

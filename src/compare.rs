@@ -4,10 +4,12 @@
 //! what fine-tuning with a heavy-tailed penalty did to each layer's spectrum.
 
 use std::collections::HashMap;
+use std::path::Path;
 
 use serde::Serialize;
 
 use crate::result::{AnalysisResult, LayerResult};
+use crate::util::{csv_quote as csv_field, natural_cmp};
 
 /// The metrics compared, in column order (names as in the result's CSV).
 pub const METRICS: [&str; 10] = [
@@ -61,6 +63,11 @@ pub struct MatchedLayer {
     pub layer_id_a: usize,
     /// layer_id in B.
     pub layer_id_b: usize,
+    /// Tensor shape in A.
+    pub shape_a: Vec<usize>,
+    /// Tensor shape in B (differs from `shape_a` when the two models are not the same
+    /// architecture: such pairs are flagged).
+    pub shape_b: Vec<usize>,
     /// One pair per entry of [`METRICS`], same order.
     pub metrics: Vec<MetricPair>,
 }
@@ -92,6 +99,11 @@ pub struct Comparison {
     pub source_a: String,
     /// B's source.
     pub source_b: String,
+    /// Short, distinct names of A and B for legends and headers (`A: base.safetensors`).
+    pub names: [String; 2],
+    /// Analysis options that differ between A and B: `(option, value in A, value in B)`.
+    /// Differences in the fit or the filters make the deltas partly an artefact.
+    pub option_differences: Vec<(String, String, String)>,
     /// Metric names, the order of every `metrics` vector.
     pub metric_names: Vec<&'static str>,
     /// Rows present in both, in A's order.
@@ -156,6 +168,8 @@ pub fn compare(a: &AnalysisResult, b: &AnalysisResult) -> Comparison {
                     index_b: ib,
                     layer_id_a: la.layer_id,
                     layer_id_b: lb.layer_id,
+                    shape_a: la.shape.clone(),
+                    shape_b: lb.shape.clone(),
                     metrics: METRICS
                         .iter()
                         .map(|m| MetricPair::new(metric_value(la, m), metric_value(lb, m)))
@@ -202,6 +216,8 @@ pub fn compare(a: &AnalysisResult, b: &AnalysisResult) -> Comparison {
     Comparison {
         source_a: a.source.clone(),
         source_b: b.source.clone(),
+        names: short_names(&a.source, &b.source),
+        option_differences: option_differences(&a.options, &b.options),
         metric_names: METRICS.to_vec(),
         matched,
         only_in_a,
@@ -210,11 +226,74 @@ pub fn compare(a: &AnalysisResult, b: &AnalysisResult) -> Comparison {
     }
 }
 
-fn csv_field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
+/// Options that do not change the numbers (left out of [`option_differences`]).
+const NEUTRAL_OPTIONS: [&str; 1] = ["threads"];
+
+/// The options (top-level keys of the results' `options` objects) whose values differ.
+pub fn option_differences(
+    a: &serde_json::Value,
+    b: &serde_json::Value,
+) -> Vec<(String, String, String)> {
+    let (Some(a), Some(b)) = (a.as_object(), b.as_object()) else {
+        return Vec::new();
+    };
+    let mut keys: Vec<&String> = a.keys().chain(b.keys()).collect();
+    keys.sort();
+    keys.dedup();
+    let show = |v: Option<&serde_json::Value>| v.map_or("(absent)".to_string(), |v| v.to_string());
+    keys.into_iter()
+        .filter(|k| !NEUTRAL_OPTIONS.contains(&k.as_str()) && a.get(*k) != b.get(*k))
+        .map(|k| (k.clone(), show(a.get(k)), show(b.get(k))))
+        .collect()
+}
+
+/// `A: <name>`, `B: <name>` with the shortest trailing part of each source path that tells
+/// them apart (the file name, or more of the path when the file names are equal).
+pub fn short_names(a: &str, b: &str) -> [String; 2] {
+    let parts = |s: &str| -> Vec<String> {
+        Path::new(s)
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect()
+    };
+    let (pa, pb) = (parts(a), parts(b));
+    let tail = |p: &[String], k: usize| p[p.len().saturating_sub(k)..].join("/");
+    let most = pa.len().max(pb.len()).max(1);
+    let k = (1..=most)
+        .find(|&k| tail(&pa, k) != tail(&pb, k))
+        .unwrap_or(1);
+    [
+        format!("A: {}", tail(&pa, k)),
+        format!("B: {}", tail(&pb, k)),
+    ]
+}
+
+/// How the matched rows are ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CompareOrder {
+    /// Largest absolute alpha change first (rows without one last, in A's order).
+    #[default]
+    Delta,
+    /// Natural name order (`layers.2` before `layers.10`).
+    Name,
+    /// A's row order.
+    Order,
+}
+
+/// Sorts the matched rows of `c`.
+pub fn sort_matched(c: &mut Comparison, order: CompareOrder) {
+    let delta = |r: &MatchedLayer| r.metric("alpha").and_then(|p| p.delta).map(f64::abs);
+    match order {
+        CompareOrder::Delta => c.matched.sort_by(|x, y| match (delta(x), delta(y)) {
+            (Some(a), Some(b)) => b.total_cmp(&a).then(x.index_a.cmp(&y.index_a)),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => x.index_a.cmp(&y.index_a),
+        }),
+        CompareOrder::Name => c
+            .matched
+            .sort_by(|x, y| natural_cmp(&x.name, &y.name).then(x.slice_id.cmp(&y.slice_id))),
+        CompareOrder::Order => c.matched.sort_by_key(|r| r.index_a),
     }
 }
 
@@ -251,6 +330,11 @@ pub fn to_json(c: &Comparison) -> String {
     serde_json::to_string_pretty(c).unwrap_or_else(|_| "{}".into())
 }
 
+/// [`to_text_top`] with every matched row.
+pub fn to_text(c: &Comparison) -> String {
+    to_text_top(c, None)
+}
+
 fn cell(v: Option<f64>, signed: bool) -> String {
     match v {
         Some(x) if signed => format!("{x:+.3}"),
@@ -259,16 +343,25 @@ fn cell(v: Option<f64>, signed: bool) -> String {
     }
 }
 
-/// A terminal table: model means, then per matched row alpha, alpha_weighted,
-/// log_spectral_norm and stable_rank of A and B with deltas, then the unmatched rows.
-pub fn to_text(c: &Comparison) -> String {
-    let mut o = format!(
-        "A: {}\nB: {}\n\nmodel means      A          B          B-A\n",
-        c.source_a, c.source_b
+/// A terminal table: the two sources, the options that differ, model means, then per
+/// matched row (at most `top`, in the comparison's order) alpha, alpha_weighted,
+/// log_spectral_norm and stable_rank of A and B with deltas, shapes that differ, then the
+/// unmatched rows.
+pub fn to_text_top(c: &Comparison, top: Option<usize>) -> String {
+    let mut o = format!("A: {}\nB: {}\n", c.source_a, c.source_b);
+    if !c.option_differences.is_empty() {
+        o += "\nthe two analyses used different options (deltas partly reflect them):\n";
+        for (k, a, b) in &c.option_differences {
+            o += &format!("  {k}: A {a}, B {b}\n");
+        }
+    }
+    o += &format!(
+        "\n{:<18} {:>10} {:>10} {:>10}\n",
+        "model means", "A", "B", "B - A"
     );
     for s in &c.summary {
         o += &format!(
-            "{:<16} {:>10} {:>10} {:>10}\n",
+            "{:<18} {:>10} {:>10} {:>10}\n",
             s.name,
             cell(s.pair.a, false),
             cell(s.pair.b, false),
@@ -281,20 +374,35 @@ pub fn to_text(c: &Comparison) -> String {
         "log_spectral_norm",
         "stable_rank",
     ];
-    let width = c
-        .matched
+    let rows = &c.matched[..top.unwrap_or(usize::MAX).min(c.matched.len())];
+    let width = rows
         .iter()
         .map(|r| label(&r.name, r.slice_id).chars().count())
         .max()
         .unwrap_or(4)
         .clamp(4, 48);
-    o += &format!("\n{} matched rows\n{:<width$}", c.matched.len(), "name");
-    for m in shown {
-        let short = &m[..m.len().min(8)];
-        o += &format!(" {:>8}_A {:>8}_B {:>9}", short, short, "delta");
+    let cols: Vec<usize> = shown.iter().map(|m| m.len().max(10)).collect();
+    o += &format!(
+        "\n{} matched rows{}\n{:<width$}",
+        c.matched.len(),
+        if rows.len() < c.matched.len() {
+            format!(", {} shown", rows.len())
+        } else {
+            String::new()
+        },
+        ""
+    );
+    for (m, w) in shown.iter().zip(&cols) {
+        let w3 = 3 * w + 2;
+        o += &format!(" | {m:^w3$}");
+    }
+    o += &format!("\n{:<width$}", "name");
+    for w in &cols {
+        o += &format!(" | {:>w$} {:>w$} {:>w$}", "A", "B", "B - A");
     }
     o.push('\n');
-    for r in &c.matched {
+    let mut reshaped = Vec::new();
+    for r in rows {
         let mut name = label(&r.name, r.slice_id);
         if name.chars().count() > width {
             let tail: String = name
@@ -308,16 +416,31 @@ pub fn to_text(c: &Comparison) -> String {
             name = format!("~{tail}");
         }
         o += &format!("{name:<width$}");
-        for m in shown {
+        for (m, w) in shown.iter().zip(&cols) {
             let p = r.metric(m).copied().unwrap_or(MetricPair::new(None, None));
             o += &format!(
-                " {:>10} {:>10} {:>9}",
+                " | {:>w$} {:>w$} {:>w$}",
                 cell(p.a, false),
                 cell(p.b, false),
                 cell(p.delta, true)
             );
         }
         o.push('\n');
+        if r.shape_a != r.shape_b {
+            reshaped.push(format!(
+                "  {}: {:?} in A, {:?} in B",
+                label(&r.name, r.slice_id),
+                r.shape_a,
+                r.shape_b
+            ));
+        }
+    }
+    if !reshaped.is_empty() {
+        o += &format!(
+            "\n{} matched rows have different shapes (not the same layer?):\n{}\n",
+            reshaped.len(),
+            reshaped.join("\n")
+        );
     }
     for (side, list) in [("A", &c.only_in_a), ("B", &c.only_in_b)] {
         if !list.is_empty() {

@@ -28,6 +28,10 @@ pub enum Error {
     /// A numerical routine (LAPACK, the fit) could not produce a result.
     #[error("numerical failure: {0}")]
     Numerical(String),
+    /// The GPU (through wgpu) refused or lost work: a validation error, an out-of-memory
+    /// error, a lost device or a failed read-back.
+    #[error("GPU: {0}")]
+    Gpu(String),
     /// Arguments that contradict each other or are out of range.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),

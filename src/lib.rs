@@ -7,11 +7,13 @@
 //! The modules follow the pipeline: [`checkpoint`] (safetensors files and shards) ->
 //! [`matrices`] (tensors to strided matrices) -> [`spectrum`] (eigenvalues) -> [`fit`]
 //! (power-law fit) -> [`metrics`] (per-layer metrics) -> [`analyze`] (the whole run) ->
-//! [`result`] (the canonical result) -> [`report`] (views of it).
+//! [`result`] (the canonical result) -> [`allocate`] (AlphaPruning / TempBalance / AlphaDecay
+//! decisions from it) -> [`report`] (views of it).
 
 // Keep BLAS/LAPACK linked through the system OpenBLAS.
 extern crate lapack_src as _;
 
+pub mod allocate;
 pub mod analyze;
 pub mod checkpoint;
 pub mod compare;
@@ -20,11 +22,11 @@ pub mod fit;
 pub mod gpu;
 pub mod matrices;
 pub mod metrics;
+pub mod outdir;
 pub mod plan;
 pub mod regularize;
 pub mod report;
 pub mod result;
-pub mod resume;
 pub mod shard;
 pub mod spectrum;
 pub mod train;

@@ -35,6 +35,8 @@ pub struct PlanOptions {
     pub conv_scaling: bool,
     /// Analyse only tensors whose name matches (regex search, not full match).
     pub layers: Option<Regex>,
+    /// Skip tensors whose name matches (regex search), after `layers`.
+    pub exclude: Option<Regex>,
 }
 
 impl Default for PlanOptions {
@@ -46,6 +48,7 @@ impl Default for PlanOptions {
             per_slice: false,
             conv_scaling: true,
             layers: None,
+            exclude: None,
         }
     }
 }
@@ -177,6 +180,11 @@ fn plan_one(
         && !re.is_match(&t.name)
     {
         return Err(format!("name does not match the layers filter /{re}/"));
+    }
+    if let Some(re) = &opts.exclude
+        && re.is_match(&t.name)
+    {
+        return Err(format!("name matches the exclude filter /{re}/"));
     }
     let Some(dtype) = t.float_dtype else {
         return Err(format!("dtype {} is not a float", t.dtype));

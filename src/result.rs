@@ -12,6 +12,41 @@ fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> 
     Ok(Option::<f64>::deserialize(d)?.unwrap_or(f64::NAN))
 }
 
+/// A number that may be infinite: the median estimator's alpha is +inf on a tail of equal
+/// eigenvalues (ALLOCATION.md section 2), and JSON has no infinity. Infinities are written as
+/// the strings `"inf"` / `"-inf"` (NaN as `null`) and read back as such, so an allocation read
+/// from a saved result sees what a fresh analysis sees.
+pub(crate) fn inf_as_string<S: serde::Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+    match *v {
+        x if x.is_finite() => s.serialize_f64(x),
+        x if x == f64::INFINITY => s.serialize_str("inf"),
+        x if x == f64::NEG_INFINITY => s.serialize_str("-inf"),
+        _ => s.serialize_none(),
+    }
+}
+
+/// Reads what [`inf_as_string`] writes (numbers, `null`, `"inf"`, `"-inf"`, `"nan"`).
+pub(crate) fn inf_from_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum NumOrText {
+        Num(f64),
+        Text(String),
+    }
+    match Option::<NumOrText>::deserialize(d)? {
+        None => Ok(f64::NAN),
+        Some(NumOrText::Num(x)) => Ok(x),
+        Some(NumOrText::Text(t)) => match t.as_str() {
+            "inf" => Ok(f64::INFINITY),
+            "-inf" => Ok(f64::NEG_INFINITY),
+            "nan" => Ok(f64::NAN),
+            other => Err(serde::de::Error::custom(format!(
+                "expected a number, \"inf\", \"-inf\" or null, found {other:?}"
+            ))),
+        },
+    }
+}
+
 /// Version of the JSON layout written by [`AnalysisResult`]. Bumped on incompatible changes.
 pub const RESULT_FORMAT_VERSION: u32 = 1;
 
@@ -63,8 +98,9 @@ impl LayerStatus {
 /// field, as WeightWatcher does.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct PowerLawFit {
-    /// Power-law exponent of the ESD's tail.
-    #[serde(deserialize_with = "nan_if_null")]
+    /// Power-law exponent of the ESD's tail (+inf for the median estimator on a tail of equal
+    /// eigenvalues; written `"inf"` in JSON).
+    #[serde(serialize_with = "inf_as_string", deserialize_with = "inf_from_string")]
     pub alpha: f64,
     /// Lower cut-off of the tail.
     #[serde(deserialize_with = "nan_if_null")]
@@ -358,6 +394,6 @@ pub struct AnalysisResult {
     pub skipped: Vec<SkippedTensor>,
     /// Model-level means.
     pub summary: Summary,
-    /// Timing totals (not part of equality checks between runs: see `same_numbers`).
+    /// Timing totals (not part of equality checks between runs: see `outdir::same_results`).
     pub timings: RunTimings,
 }

@@ -322,3 +322,288 @@ fn find_non_finite_reports_the_first_bad_element() {
         .collect();
     assert_eq!(slices, [None, Some((1, 0)), None, None]);
 }
+
+// ---------------------------------------------------------------- PyTorch and GGUF files
+
+/// A stored (uncompressed) zip archive, as torch.save writes one; `method` 8 marks every
+/// entry deflated (its bytes are left as they are: the reader must refuse before inflating).
+fn zip_archive(files: &[(&str, &[u8])], method: u16) -> Vec<u8> {
+    let (mut out, mut central) = (Vec::new(), Vec::new());
+    for (name, data) in files {
+        let off = out.len() as u32;
+        let sizes = [
+            (data.len() as u32).to_le_bytes(),
+            (data.len() as u32).to_le_bytes(),
+        ]
+        .concat();
+        out.extend(0x0403_4b50u32.to_le_bytes());
+        out.extend([20, 0, 0, 0]);
+        out.extend(method.to_le_bytes());
+        out.extend([0u8; 8]);
+        out.extend(&sizes);
+        out.extend((name.len() as u16).to_le_bytes());
+        out.extend(0u16.to_le_bytes());
+        out.extend(name.as_bytes());
+        out.extend(*data);
+        central.extend(0x0201_4b50u32.to_le_bytes());
+        central.extend([20, 0, 20, 0, 0, 0]);
+        central.extend(method.to_le_bytes());
+        central.extend([0u8; 8]);
+        central.extend(&sizes);
+        central.extend((name.len() as u16).to_le_bytes());
+        central.extend([0u8; 12]);
+        central.extend(off.to_le_bytes());
+        central.extend(name.as_bytes());
+    }
+    let cd = out.len() as u32;
+    out.extend(&central);
+    out.extend(0x0605_4b50u32.to_le_bytes());
+    out.extend([0u8; 4]);
+    out.extend((files.len() as u16).to_le_bytes());
+    out.extend((files.len() as u16).to_le_bytes());
+    out.extend((central.len() as u32).to_le_bytes());
+    out.extend(cd.to_le_bytes());
+    out.extend([0u8; 2]);
+    out
+}
+
+/// `data.pkl` of `{'w': _rebuild_tensor_v2(<storage '0' of `numel` `class`>, offset,
+/// (r, c), (s0, s1), False, OrderedDict())}` in pickle protocol 2, as torch.save writes it.
+fn state_dict_pkl(class: &str, numel: u8, offset: u8, shape: [u8; 2], stride: [u8; 2]) -> Vec<u8> {
+    let mut b = b"\x80\x02ccollections\nOrderedDict\n)R(X\x01\x00\x00\x00wctorch._utils\n_rebuild_tensor_v2\n((X\x07\x00\x00\x00storagectorch\n".to_vec();
+    b.extend(class.as_bytes());
+    b.extend(b"\nX\x01\x00\x00\x000X\x03\x00\x00\x00cpuK");
+    b.extend([
+        numel, b't', b'Q', b'K', offset, b'K', shape[0], b'K', shape[1], 0x86,
+    ]);
+    b.extend([b'K', stride[0], b'K', stride[1], 0x86]);
+    b.extend(b"\x89ccollections\nOrderedDict\n)RtRu.");
+    b
+}
+
+fn torch_zip(pkl: &[u8], storage: &[u8]) -> Vec<u8> {
+    zip_archive(
+        &[
+            ("m/data.pkl", pkl),
+            ("m/byteorder", &b"little"[..]),
+            ("m/data/0", storage),
+        ],
+        0,
+    )
+}
+
+#[test]
+fn torch_zip_good_then_each_lie() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = state_dict_pkl("FloatStorage", 6, 0, [2, 3], [3, 1]);
+    let p = put(dir.path(), "good.pt", &torch_zip(&good, &[0u8; 24]));
+    assert_eq!(Checkpoint::open(&p).unwrap().tensors()[0].shape, [2, 3]);
+    // Storage offset pushing the view past its storage.
+    let pkl = state_dict_pkl("FloatStorage", 6, 1, [2, 3], [3, 1]);
+    open_err(
+        &put(dir.path(), "off.pt", &torch_zip(&pkl, &[0u8; 24])),
+        &["'w'", "reads element 6"],
+    );
+    // The storage record shorter than the view (lying numel / truncated record).
+    open_err(
+        &put(dir.path(), "short.pt", &torch_zip(&good, &[0u8; 20])),
+        &["'w'", "holding 5"],
+    );
+    // Strides lying outside the storage.
+    let pkl = state_dict_pkl("FloatStorage", 6, 0, [2, 3], [200, 1]);
+    open_err(
+        &put(dir.path(), "stride.pt", &torch_zip(&pkl, &[0u8; 24])),
+        &["'w'", "reads element"],
+    );
+    // A 65025-element broadcast (stride 0) of a 6-element storage.
+    let pkl = state_dict_pkl("FloatStorage", 6, 0, [255, 255], [0, 0]);
+    open_err(
+        &put(dir.path(), "bcast.pt", &torch_zip(&pkl, &[0u8; 24])),
+        &["'w'", "stride-0"],
+    );
+    // Unknown storage type: refused by name.
+    let pkl = state_dict_pkl("EvilStorage", 6, 0, [2, 3], [3, 1]);
+    open_err(
+        &put(dir.path(), "evil.pt", &torch_zip(&pkl, &[0u8; 24])),
+        &["torch.EvilStorage"],
+    );
+    // Missing storage record, missing data.pkl, compressed records.
+    let z = zip_archive(&[("m/data.pkl", good.as_slice())], 0);
+    open_err(&put(dir.path(), "nodata.pt", &z), &["data/0 is missing"]);
+    let z = zip_archive(&[("m/other.pkl", good.as_slice())], 0);
+    open_err(&put(dir.path(), "nopkl.pt", &z), &["without data.pkl"]);
+    let z = zip_archive(
+        &[
+            ("m/data.pkl", good.as_slice()),
+            ("m/data/0", &[0u8; 24][..]),
+        ],
+        8,
+    );
+    open_err(&put(dir.path(), "deflated.pt", &z), &["compressed"]);
+    // Truncated anywhere: a clear error, never a panic.
+    let bytes = torch_zip(&good, &[0u8; 24]);
+    for cut in [0, 3, 30, bytes.len() / 2, bytes.len() - 1] {
+        let p = put(dir.path(), &format!("cut{cut}.pt"), &bytes[..cut]);
+        assert!(Checkpoint::open(&p).is_err(), "cut at {cut}");
+    }
+    // A wrong byteorder record.
+    let z = zip_archive(
+        &[
+            ("m/data.pkl", good.as_slice()),
+            ("m/byteorder", &b"middle"[..]),
+            ("m/data/0", &[0u8; 24][..]),
+        ],
+        0,
+    );
+    open_err(&put(dir.path(), "bo.pt", &z), &["byteorder", "middle"]);
+}
+
+#[test]
+fn pickle_that_would_run_code_is_refused_and_nothing_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let marker = dir.path().join("pwned");
+    // {'w': os.system('touch <marker>')} inside an otherwise valid torch zip.
+    let cmd = format!("touch {}", marker.display());
+    let mut pkl =
+        b"\x80\x02ccollections\nOrderedDict\n)R(X\x01\x00\x00\x00wcposix\nsystem\nX".to_vec();
+    pkl.extend((cmd.len() as u32).to_le_bytes());
+    pkl.extend(cmd.as_bytes());
+    pkl.extend(b"\x85Ru.");
+    let p = put(dir.path(), "evil.bin", &torch_zip(&pkl, &[0u8; 24]));
+    open_err(
+        &p,
+        &[
+            "refused global 'posix.system'",
+            "nothing in the file is run",
+        ],
+    );
+    // The same as a legacy file: magic, protocol, sys info, then builtins.eval.
+    let mut legacy =
+        b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19.\x80\x02M\xe9\x03.\x80\x02}."
+            .to_vec();
+    legacy.extend(b"\x80\x02c__builtin__\neval\nX");
+    let code = format!("__import__('os').system('{cmd}')");
+    legacy.extend((code.len() as u32).to_le_bytes());
+    legacy.extend(code.as_bytes());
+    legacy.extend(b"\x85R.");
+    open_err(
+        &put(dir.path(), "evil_legacy.pth", &legacy),
+        &["'__builtin__.eval'"],
+    );
+    assert!(!marker.exists(), "a refused pickle ran a command");
+}
+
+#[test]
+fn torch_legacy_truncated_and_lying_storages() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/formats/torch_legacy.bin"),
+    )
+    .unwrap();
+    open_err(
+        &put(dir.path(), "cut.bin", &good[..good.len() - 3]),
+        &["truncated"],
+    );
+    open_err(
+        &put(dir.path(), "cut2.bin", &good[..200]),
+        &["truncated pickle"],
+    );
+    let mut wrong = good.clone();
+    wrong[5] ^= 0xFF;
+    open_err(&put(dir.path(), "magic.bin", &wrong), &["magic number"]);
+    // A .bin that is neither a zip nor a pickle.
+    open_err(
+        &put(dir.path(), "text.bin", b"just some text, not a checkpoint"),
+        &["neither"],
+    );
+}
+
+/// GGUF v3: `n_kv` entries claimed (one real: general.alignment = 32), then one tensor `w`
+/// (`ne`, `ty`, `offset`), then 64 bytes of data.
+fn gguf(n_tensors: u64, n_kv: u64, ne: &[u64], ty: u32, offset: u64) -> Vec<u8> {
+    let s = |b: &mut Vec<u8>, t: &str| {
+        b.extend((t.len() as u64).to_le_bytes());
+        b.extend(t.as_bytes());
+    };
+    let mut b = b"GGUF".to_vec();
+    b.extend(3u32.to_le_bytes());
+    b.extend(n_tensors.to_le_bytes());
+    b.extend(n_kv.to_le_bytes());
+    s(&mut b, "general.alignment");
+    b.extend(4u32.to_le_bytes());
+    b.extend(32u32.to_le_bytes());
+    s(&mut b, "w");
+    b.extend((ne.len() as u32).to_le_bytes());
+    for d in ne {
+        b.extend(d.to_le_bytes());
+    }
+    b.extend(ty.to_le_bytes());
+    b.extend(offset.to_le_bytes());
+    b.resize(b.len().next_multiple_of(32) + 64, 0);
+    b
+}
+
+#[test]
+fn gguf_good_then_each_lie() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = put(dir.path(), "good.gguf", &gguf(1, 1, &[4, 4], 0, 0));
+    let ck = Checkpoint::open(&p).unwrap();
+    assert_eq!(
+        (
+            ck.tensors()[0].shape.as_slice(),
+            ck.tensors()[0].dtype.as_str()
+        ),
+        (&[4, 4][..], "F32")
+    );
+    open_err(
+        &put(dir.path(), "past.gguf", &gguf(1, 1, &[4, 8], 0, 0)),
+        &["'w'", "past the end"],
+    );
+    open_err(
+        &put(dir.path(), "off.gguf", &gguf(1, 1, &[4, 4], 0, 1 << 40)),
+        &["'w'", "past the end"],
+    );
+    open_err(
+        &put(dir.path(), "align.gguf", &gguf(1, 1, &[4, 4], 0, 4)),
+        &["'w'", "alignment"],
+    );
+    open_err(
+        &put(dir.path(), "count.gguf", &gguf(1 << 60, 1, &[4, 4], 0, 0)),
+        &["claims"],
+    );
+    open_err(
+        &put(dir.path(), "kv.gguf", &gguf(1, 1 << 40, &[4, 4], 0, 0)),
+        &["claims"],
+    );
+    open_err(
+        &put(dir.path(), "dims.gguf", &gguf(1, 1, &[1; 5], 0, 0)),
+        &["'w'", "5 dimensions"],
+    );
+    open_err(
+        &put(
+            dir.path(),
+            "huge.gguf",
+            &gguf(1, 1, &[1 << 40, 1 << 40], 0, 0),
+        ),
+        &["'w'", "overflows"],
+    );
+    // Q8_0 rows must be whole 32-element blocks.
+    open_err(
+        &put(dir.path(), "rows.gguf", &gguf(1, 1, &[20, 1], 8, 0)),
+        &["'w'", "whole Q8_0 blocks"],
+    );
+    let mut magic = gguf(1, 1, &[4, 4], 0, 0);
+    magic[..4].copy_from_slice(b"GGML");
+    open_err(&put(dir.path(), "magic.gguf", &magic), &["GGUF magic"]);
+    let bytes = gguf(1, 1, &[4, 4], 0, 0);
+    for cut in [4, 10, 30, 60, 90] {
+        open_err(
+            &put(dir.path(), &format!("cut{cut}.gguf"), &bytes[..cut]),
+            &["truncated"],
+        );
+    }
+    // An unknown type is listed by its number and skipped, not an error.
+    let ck = Checkpoint::open(put(dir.path(), "unk.gguf", &gguf(1, 1, &[4, 4], 99, 0))).unwrap();
+    let p = plan(ck.tensors(), &PlanOptions::default());
+    assert_eq!(p.skipped[0].reason, "dtype type 99 is not a float");
+}

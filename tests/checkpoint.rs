@@ -121,7 +121,7 @@ fn tensor_bytes_match_the_safetensors_crate() {
     assert_eq!(st.len(), ckpt.tensors().len());
     for (i, t) in ckpt.tensors().iter().enumerate() {
         let theirs = st.tensor(&t.name).unwrap();
-        assert_eq!(ckpt.tensor_bytes(i).unwrap(), theirs.data(), "{}", t.name);
+        assert_eq!(&*ckpt.tensor_bytes(i).unwrap(), theirs.data(), "{}", t.name);
         assert_eq!(t.shape, theirs.shape());
         assert_eq!(t.dtype, theirs.dtype().to_string());
     }
@@ -139,7 +139,7 @@ fn planned_matrices_read_the_stored_values() {
         .find(|l| l.name == "extra.bf16.weight")
         .unwrap();
     let bytes = ckpt.tensor_bytes(l.layer_id).unwrap();
-    let m = &l.matrices(bytes).unwrap()[0];
+    let m = &l.matrices(&bytes).unwrap()[0];
     let (r, c) = (5, 17);
     let k = 2 * (r * 96 + c);
     let expect = half::bf16::from_le_bytes([bytes[k], bytes[k + 1]]).to_f64();
@@ -147,7 +147,7 @@ fn planned_matrices_read_the_stored_values() {
     // Pooled conv: kh*kw slices, slice (i, j) element (a, b) = W[a, b, i, j].
     let l = p.layers.iter().find(|l| l.name == "conv.0.weight").unwrap();
     let bytes = ckpt.tensor_bytes(l.layer_id).unwrap();
-    let mats = l.matrices(bytes).unwrap();
+    let mats = l.matrices(&bytes).unwrap();
     assert_eq!(mats.len(), 9);
     let w = |a: usize, b: usize, i: usize, j: usize| {
         let k = 4 * (((a * 16 + b) * 3 + i) * 3 + j);
@@ -171,8 +171,8 @@ fn file_order_is_data_offset_order() {
     std::fs::write(&p, f).unwrap();
     let ckpt = Checkpoint::open(&p).unwrap();
     assert_eq!(names(&ckpt), ["z", "a"]);
-    let a: &[u8] = ckpt.tensor_bytes(1).unwrap();
-    assert_eq!(a, [3.0f32.to_le_bytes(), 4.0f32.to_le_bytes()].concat());
+    let a = ckpt.tensor_bytes(1).unwrap();
+    assert_eq!(&*a, [3.0f32.to_le_bytes(), 4.0f32.to_le_bytes()].concat());
 }
 
 #[test]

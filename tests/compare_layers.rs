@@ -1,7 +1,10 @@
 //! `htdiag compare`: rows matched by name, deltas B - A, unmatched rows listed, CSV/JSON/text
 //! views, and the compare page's plot data.
 
-use htdiag::compare::{METRICS, compare, metric_value, to_csv, to_json, to_text};
+use htdiag::compare::{
+    CompareOrder, METRICS, compare, metric_value, short_names, sort_matched, to_csv, to_json,
+    to_text, to_text_top,
+};
 use htdiag::report::compare_data::{alpha_scatter, delta_series, esd_overlay};
 use htdiag::report::synthetic;
 
@@ -75,12 +78,13 @@ fn compare_plot_data_comes_from_the_pairs_and_spectra() {
     let (a, b) = pair();
     let c = compare(&a, &b);
     let s = alpha_scatter(&c);
-    let expect: Vec<(f64, f64)> = c
+    let expect: Vec<(usize, f64, f64)> = c
         .matched
         .iter()
-        .filter_map(|r| {
+        .enumerate()
+        .filter_map(|(i, r)| {
             let p = r.metric("alpha").unwrap();
-            Some((p.a?, p.b?))
+            Some((i, p.a?, p.b?))
         })
         .collect();
     assert_eq!(s.points, expect);
@@ -115,4 +119,59 @@ fn compare_page_is_self_contained() {
     assert!(html.contains("model.head.weight"));
     assert!(!html.contains("<script src"), "no external scripts");
     assert!(!html.contains("<link "), "no external stylesheets");
+}
+
+#[test]
+fn sources_options_shapes_and_order_are_reported() {
+    let (mut a, mut b) = pair();
+    a.source = "runs/base/model.safetensors".into();
+    b.source = "runs/tuned/model.safetensors".into();
+    a.options["fit"] = serde_json::json!("clauset");
+    b.options["fit"] = serde_json::json!("median");
+    b.options["threads"] = serde_json::json!(99);
+    let name = a.layers[3].name.clone();
+    let ib = b.layers.iter().position(|l| l.name == name).unwrap();
+    b.layers[ib].shape = vec![7, 9];
+    let mut c = compare(&a, &b);
+    assert_eq!(
+        c.names,
+        ["A: base/model.safetensors", "B: tuned/model.safetensors"]
+    );
+    assert_eq!(
+        short_names("x/a.json", "y/b.json"),
+        ["A: a.json", "B: b.json"]
+    );
+    // Only the fit differs; threads do not change the numbers.
+    assert_eq!(c.option_differences.len(), 1, "{:?}", c.option_differences);
+    assert_eq!(c.option_differences[0].0, "fit");
+    let text = to_text(&c);
+    assert!(
+        text.contains("different options") && text.contains("fit: A \"clauset\", B \"median\""),
+        "{text}"
+    );
+    assert!(
+        text.contains("have different shapes") && text.contains("[7, 9] in B"),
+        "{text}"
+    );
+    // Full headers, no abbreviations.
+    assert!(
+        text.contains("alpha_weighted") && text.contains("log_spectral_norm"),
+        "{text}"
+    );
+    assert!(!text.contains("alpha_we_A"), "{text}");
+    // Largest absolute alpha change first; rows without a delta last.
+    sort_matched(&mut c, CompareOrder::Delta);
+    let d: Vec<Option<f64>> = c
+        .matched
+        .iter()
+        .map(|r| r.metric("alpha").unwrap().delta.map(f64::abs))
+        .collect();
+    let known: Vec<f64> = d.iter().flatten().copied().collect();
+    assert!(known.windows(2).all(|w| w[0] >= w[1]), "{d:?}");
+    assert!(d.iter().skip(known.len()).all(Option::is_none));
+    sort_matched(&mut c, CompareOrder::Order);
+    assert!(c.matched.windows(2).all(|w| w[0].index_a < w[1].index_a));
+    // --top N shows N rows and says so.
+    let top = to_text_top(&c, Some(2));
+    assert!(top.contains("4 matched rows, 2 shown"), "{top}");
 }

@@ -1,5 +1,5 @@
 //! Reproduces every value of `tests/data/weightwatcher-0.7.6-vectors.json` (computed by
-//! WeightWatcher 0.7.6 on inputs defined by formulas; see `/work/shared/conformance/README.md`)
+//! WeightWatcher 0.7.6 on inputs defined by formulas; see `tests/data/README.md`)
 //! through the library functions: fit, metrics, Marchenko-Pastur fit. Relative error <= 1e-6,
 //! integers exact.
 

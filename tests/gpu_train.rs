@@ -2,24 +2,14 @@
 //! on 2,000 MNIST digits. Runs on any wgpu adapter, software ones included (Mesa lavapipe in
 //! CI). Without any adapter the tests say so and pass, unless HTDIAG_REQUIRE_GPU=1.
 
+mod gpu_common;
 mod penalty_common;
 
-use htdiag::gpu::{GpuBackend, GpuContext};
+use gpu_common::gpu;
+use htdiag::gpu::GpuBackend;
 use htdiag::train::backend::{GramSide, PenaltySpectrum};
+use htdiag::train::net::Net;
 use htdiag::train::{Backend, CpuBackend, Dataset, Mlp, Optimizer, StepParams, TrainConfig, train};
-
-fn gpu() -> Option<GpuContext> {
-    let ctx = GpuContext::open(true).expect("wgpu device");
-    if ctx.is_none() {
-        if std::env::var("HTDIAG_REQUIRE_GPU").as_deref() == Ok("1") {
-            panic!("HTDIAG_REQUIRE_GPU=1 but wgpu found no adapter (install mesa-vulkan-drivers)");
-        }
-        eprintln!(
-            "SKIPPED: no wgpu adapter on this machine (set HTDIAG_REQUIRE_GPU=1 to fail instead)"
-        );
-    }
-    ctx
-}
 
 fn data() -> Dataset {
     Dataset::load(
@@ -53,10 +43,20 @@ fn one_epoch(opt: Optimizer, lr: f32, weight_decay: f32) {
         weight_decay,
         optimizer: opt,
         seed: 7,
-        spectrum_every: 1,
+        refresh: 1.into(),
+        ..TrainConfig::default()
     };
     let mut cpu = CpuBackend::new(&model, d.clone(), Some(d.head(500)), opt, 64).unwrap();
-    let mut gpu = GpuBackend::new(ctx, &model, d.clone(), Some(d.head(500)), opt, 64).unwrap();
+    let mut gpu = GpuBackend::new(
+        ctx,
+        &Net::from_mlp(&model),
+        d.clone(),
+        Some(d.head(500)),
+        opt,
+        64,
+        0,
+    )
+    .unwrap();
     let hc = train(&mut cpu, &shapes, d.len(), true, &cfg, None, &mut |_| {}).unwrap();
     let hg = train(&mut gpu, &shapes, d.len(), true, &cfg, None, &mut |_| {}).unwrap();
     // 2000 / 64: 31 full batches and a partial one of 16 (exercises the batch-size change).
@@ -133,16 +133,38 @@ fn penalty_gradient_on_device_matches_reference() {
         t: 1,
     };
     let batch: Vec<u32> = (0..64).collect();
-    let mut plain = GpuBackend::new(gpu().unwrap(), &model, d.clone(), None, opt, 64).unwrap();
-    let mut pen = GpuBackend::new(gpu().unwrap(), &model, d.clone(), None, opt, 64).unwrap();
+    let mut plain = GpuBackend::new(
+        gpu().unwrap(),
+        &Net::from_mlp(&model),
+        d.clone(),
+        None,
+        opt,
+        64,
+        0,
+    )
+    .unwrap();
+    let mut pen = GpuBackend::new(
+        gpu().unwrap(),
+        &Net::from_mlp(&model),
+        d.clone(),
+        None,
+        opt,
+        64,
+        0,
+    )
+    .unwrap();
     let mut refs = Vec::new();
     for (l, layer) in model.layers.iter().enumerate() {
         let lin = layer.as_linear();
-        let s = htdiag::train::spectral::decompose(&lin.weight, lin.out_dim, lin.in_dim).unwrap();
+        let dec =
+            htdiag::train::spectral::decompose_f32(&lin.weight, lin.out_dim, lin.in_dim).unwrap();
+        // Row-major eigenvectors (column k belongs to eigenvalue k), as a backend gets them.
+        let s = htdiag::train::spectral::penalty_spectrum(&dec, &vec![0.0; dec.n], 1.0);
+        let evals = &dec.evals;
         // g of the stable rank R = sum(lambda) / lambda_max, an independent closed form.
         let n = s.n;
-        let lmax = s.eigenvalues[n - 1];
-        let sum: f64 = s.eigenvalues.iter().sum();
+        let lmax = evals[n - 1];
+        let sum: f64 = evals.iter().sum();
         let mut g = vec![1.0 / lmax; n];
         g[n - 1] = 1.0 / lmax - sum / (lmax * lmax);
         let coef = 2.0 * 0.3;
@@ -151,9 +173,10 @@ fn penalty_gradient_on_device_matches_reference() {
             Some(&PenaltySpectrum {
                 side: s.side,
                 n,
-                vectors: s.vectors.iter().map(|&v| v as f32).collect(),
+                vectors: s.vectors.clone(),
                 g: g.iter().map(|&v| v as f32).collect(),
                 coef: coef as f32,
+                hold: false,
             }),
         )
         .unwrap();
@@ -163,7 +186,7 @@ fn penalty_gradient_on_device_matches_reference() {
         for a in 0..n {
             for b in 0..n {
                 m[a * n + b] = (0..n)
-                    .map(|k| s.vectors[a * n + k] * g[k] * s.vectors[b * n + k])
+                    .map(|k| s.vectors[a * n + k] as f64 * g[k] * s.vectors[b * n + k] as f64)
                     .sum();
             }
         }
@@ -216,11 +239,12 @@ fn device_penalty_gradients_match_cpu_reference() {
             Box::new(
                 GpuBackend::new(
                     gpu().unwrap(),
-                    model,
+                    &Net::from_mlp(model),
                     data,
                     None,
                     Optimizer::Sgd { momentum: 0.0 },
                     64,
+                    0,
                 )
                 .unwrap(),
             )

@@ -6,9 +6,9 @@ use htdiag::matrices::MatrixRef;
 use htdiag::regularize::lanczos::top_pair_lanczos;
 use htdiag::regularize::spectral::{self, PowerOptions};
 use htdiag::regularize::{
-    DecayKind, DecaySchedule, FrechetParams, LayerState, Penalty, PowerLawParams, PriorExponent,
-    Regularizer, SpectralNormParams, StableRankParams, TopRoute, WeightedAlphaParams,
-    frechet_prior, median_hill,
+    DecayKind, DecaySchedule, FrechetParams, LayerState, MatrixView, Penalty, PowerLawParams,
+    PriorExponent, Regularizer, SpectralNormParams, StableRankParams, TopRoute,
+    WeightedAlphaParams, frechet_prior, median_hill,
 };
 use htdiag::spectrum::{Eigensolver, Lapack};
 
@@ -320,6 +320,156 @@ fn baselines_gradients_match_finite_differences() {
         1.0,
         |_| LayerState::default(),
     );
+}
+
+/// The top-pair coefficients (what a refresh by Lanczos uses) are the full spectrum's.
+#[test]
+fn top_coefficients_equal_the_full_spectrums() {
+    let case = &cases(2.0)[2];
+    let ev = eigenvalues(&case.w, case.rows, case.cols);
+    let (n, sum) = (ev.len(), ev.iter().sum::<f64>());
+    let state = LayerState {
+        initial_lambda_max: Some(3.0),
+        alpha_hat: Some(2.2),
+        warm_start: None,
+    };
+    for p in [
+        Penalty::StableRank(StableRankParams::default()),
+        Penalty::SpectralNorm(SpectralNormParams::default()),
+        Penalty::WeightDecay,
+        Penalty::FrechetPrior(FrechetParams::default()),
+    ] {
+        let reg = Regularizer {
+            threshold: Some(0.01),
+            ..Regularizer::new(p, 0.3)
+        };
+        assert!(p.top_only(&state), "{}", p.name());
+        let full = reg.spectral_coefficients(&ev, &state, 0).unwrap();
+        let top = reg.top_coefficients(ev[n - 1], sum, &state, 0).unwrap();
+        let close = |a: f64, b: f64| (a - b).abs() <= 1e-12 * b.abs().max(1.0);
+        assert!(close(top.value, full.value), "{}", p.name());
+        assert!(close(top.g_top, full.g[n - 1]), "{}", p.name());
+        assert!(
+            full.g[..n - 1].iter().all(|&g| close(top.g_rest, g)),
+            "{}",
+            p.name()
+        );
+    }
+    let wa = Penalty::WeightedAlpha(WeightedAlphaParams::default());
+    assert!(!wa.top_only(&state));
+    assert!(wa.top_coefficients(1.0, 2.0, &state).is_err());
+    let eigen = Penalty::StableRank(StableRankParams {
+        route: TopRoute::Eigen,
+    });
+    assert!(!eigen.top_only(&state));
+}
+
+// ---------------------------------------------------------------- convolution views
+
+/// `W[o, c, i, j]` of a `[out, inp, kh, kw]` tensor, indexed here independently of the
+/// library's gather.
+fn conv_at(w: &[f64], [_, inp, kh, kw]: [usize; 4], o: usize, c: usize, i: usize, j: usize) -> f64 {
+    w[o * inp * kh * kw + c * kh * kw + i * kw + j]
+}
+
+/// Every penalty on both views of a convolution weight: the gradient that reaches every
+/// slice (or the flattened matrix) against central differences of the value of the pooled,
+/// scaled ESD; the pooled ESD against the slices' own eigenvalues.
+#[test]
+fn conv_view_gradients_match_finite_differences() {
+    let shape = [6usize, 4, 3, 2];
+    let mut rng = Rng(7);
+    let w = rng.matrix(shape[0], shape[1] * shape[2] * shape[3], 0.6);
+    let penalties = [
+        Penalty::WeightedAlpha(WeightedAlphaParams::default()),
+        Penalty::StableRank(StableRankParams::default()),
+        Penalty::PowerLawPrior(PowerLawParams {
+            exponent: PriorExponent::Fixed(2.0),
+        }),
+        Penalty::PowerLawPrior(PowerLawParams {
+            exponent: PriorExponent::CurrentAlpha,
+        }),
+        Penalty::FrechetPrior(FrechetParams::default()),
+        Penalty::WeightDecay,
+        Penalty::SpectralNorm(SpectralNormParams::default()),
+    ];
+    for flatten in [false, true] {
+        let view = MatrixView::for_tensor(&shape, flatten).unwrap().unwrap();
+        let pooled = view.pooled_eigenvalues(&w).unwrap();
+        // Independent pooled ESD: each slice gathered here, its eigenvalues halved; or the
+        // flattened matrix as is.
+        let mut want = Vec::new();
+        if flatten {
+            want = eigenvalues(&w, shape[0], shape[1] * shape[2] * shape[3]);
+        } else {
+            for i in 0..shape[2] {
+                for j in 0..shape[3] {
+                    let s: Vec<f64> = (0..shape[0])
+                        .flat_map(|o| (0..shape[1]).map(move |c| (o, c)))
+                        .map(|(o, c)| conv_at(&w, shape, o, c, i, j))
+                        .collect();
+                    want.extend(eigenvalues(&s, shape[0], shape[1]).iter().map(|l| l / 2.0));
+                }
+            }
+            want.sort_by(f64::total_cmp);
+        }
+        assert_eq!(pooled.len(), want.len());
+        for (a, b) in pooled.iter().zip(&want) {
+            assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0), "{a} vs {b}");
+        }
+        for penalty in penalties {
+            let reg = Regularizer::new(penalty, 0.7);
+            let state = LayerState {
+                initial_lambda_max: Some(1.3 * pooled[pooled.len() - 1]),
+                alpha_hat: Some(2.5),
+                warm_start: None,
+            };
+            let value = |x: &[f64]| {
+                let ev = view.pooled_eigenvalues(x).unwrap();
+                reg.spectral_coefficients(&ev, &state, 0).unwrap().value
+            };
+            let vp = view
+                .penalty(&w, |ev| {
+                    let t = reg.spectral_coefficients(ev, &state, 0)?;
+                    Ok((t.value, t.g))
+                })
+                .unwrap();
+            assert_eq!(vp.matrices.len(), if flatten { 1 } else { 6 });
+            assert!((vp.value - value(&w)).abs() <= 1e-12 * vp.value.abs().max(1.0));
+            let g = view.gradient(&w, &vp).unwrap();
+            let fd = fd_gradient(&w, value);
+            let e = rel_err(&g, &fd);
+            println!(
+                "FD conv {} flatten={flatten}: rel err {e:.1e}",
+                penalty.name()
+            );
+            assert!(
+                e <= 1e-5,
+                "{} (flatten {flatten}): relative error {e:.2e}",
+                penalty.name()
+            );
+            // The gradient reaches every slice.
+            if !flatten {
+                for i in 0..shape[2] {
+                    for j in 0..shape[3] {
+                        let norm: f64 = (0..shape[0])
+                            .flat_map(|o| (0..shape[1]).map(move |c| (o, c)))
+                            .map(|(o, c)| conv_at(&g, shape, o, c, i, j).abs())
+                            .sum();
+                        // Spectral norm and Frechet act on the top slice only.
+                        if !matches!(penalty, Penalty::SpectralNorm(_) | Penalty::FrechetPrior(_)) {
+                            assert!(norm > 0.0, "{}: slice ({i}, {j}) untouched", penalty.name());
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // Depthwise convolutions are skipped, with the reason.
+    let why = MatrixView::for_tensor(&[8, 1, 3, 3], false)
+        .unwrap()
+        .unwrap_err();
+    assert!(why.contains("depthwise"), "{why}");
 }
 
 #[test]

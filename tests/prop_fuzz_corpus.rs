@@ -7,18 +7,23 @@ mod check;
 
 use std::path::Path;
 
-fn replay(dir: &Path) -> usize {
+/// Runs every file of `dir` through `property`; returns how many there were.
+fn replay_with(dir: &Path, property: &dyn Fn(&Path, &[u8])) -> usize {
     let Ok(rd) = std::fs::read_dir(dir) else {
         return 0;
     };
     let scratch = tempfile::tempdir().unwrap();
     let mut n = 0;
-    let mut files: Vec<_> = rd.flatten().map(|e| e.path()).collect();
+    let mut files: Vec<_> = rd
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
     files.sort();
     for p in files {
         let data = std::fs::read(&p).unwrap();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            check::check(scratch.path(), &data)
+            property(scratch.path(), &data)
         }));
         assert!(
             outcome.is_ok(),
@@ -28,6 +33,24 @@ fn replay(dir: &Path) -> usize {
         n += 1;
     }
     n
+}
+
+fn replay(dir: &Path) -> usize {
+    replay_with(dir, &|d, data| check::check(d, data))
+}
+
+#[test]
+fn torch_and_gguf_corpora_hold() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    for (target, file) in [("torch_open", "model.pt"), ("gguf_open", "model.gguf")] {
+        let property = |d: &Path, data: &[u8]| check::check_file(d, file, data);
+        let n = replay_with(&root.join("corpus").join(target), &property);
+        assert!(
+            n >= 2,
+            "the committed {target} corpus is missing ({n} files)"
+        );
+        replay_with(&root.join("regressions").join(target), &property);
+    }
 }
 
 #[test]

@@ -412,14 +412,80 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
     assert_eq!(shown, json!(result.summary.over_trained));
     d.script("var s=document.getElementById('filter-kind');s.value='';s.dispatchEvent(new Event('change'));return 0;");
 
-    // A row's plots link draws its plots.
-    d.click("#row-0 a");
-    let n_svg = d.wait_count("document.querySelectorAll('#lp-grid svg').length", 5);
-    assert!(n_svg >= 5, "plots drawn: {n_svg}");
+    // A row's plots link draws its plots; the anchor is the row's layer_id (as in PNG names).
+    d.click("#row-L0001 a");
+    let n_svg = d.wait_count("document.querySelectorAll('#lp-grid svg').length", 6);
+    assert!(n_svg >= 6, "plots drawn: {n_svg}");
     let visible = d.script("return !document.getElementById('layer-plots').hidden;");
     assert_eq!(visible, json!(true));
+    let hash = d.script("return location.hash;");
+    assert_eq!(hash, json!("#plot-L0001"));
     let errors = severe(&d.console());
     assert!(errors.is_empty(), "console errors after clicks: {errors:?}");
+
+    // Legends sit outside the data area: in every drawn plot, each legend text ends above the
+    // top of the clipped data rectangle.
+    let overlaps = d.script(
+        "var bad=[],above=0;document.querySelectorAll('#lp-grid svg').forEach(function(svg){\
+           var clip=svg.querySelector('clipPath rect');var top=+clip.getAttribute('y');\
+           svg.querySelectorAll(':scope > text').forEach(function(t){\
+             if(t.getAttribute('text-anchor')==='end'||t.hasAttribute('transform'))return;\
+             var b=t.getBBox();var y=b.y+b.height;\
+             if(b.y>20&&b.y<top){above++;if(y>top)bad.push(t.textContent);} });});return [bad,above];",
+    );
+    assert_eq!(overlaps[0], json!([]), "legend text over the data area");
+    assert!(
+        overlaps[1].as_u64().unwrap() >= 6,
+        "legend texts found above the data: {}",
+        overlaps[1]
+    );
+    // The per-layer plots include the CCDF with its fitted line.
+    let titles = d.script(
+        "return [].map.call(document.querySelectorAll('#lp-grid svg > title'),function(t){return t.textContent;});",
+    );
+    assert!(
+        titles
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t.as_str().unwrap().contains("CCDF")),
+        "{titles}"
+    );
+
+    // Model plots: every point has a hover title naming its layer, and a click on a point
+    // opens that layer's plots.
+    let hover = d.script(
+        "return [].map.call(document.querySelectorAll('#model svg .hot title'),function(t){return t.textContent;});",
+    );
+    let hover: Vec<String> = serde_json::from_value(hover).unwrap();
+    let valid = result
+        .layers
+        .iter()
+        .filter(|l| l.fit.is_some_and(|f| f.is_valid()))
+        .count();
+    assert!(
+        hover.len() >= valid,
+        "{} hover titles for {valid} alphas",
+        hover.len()
+    );
+    assert!(
+        hover[0].contains("model.layers.") && hover[0].contains("alpha = "),
+        "{}",
+        hover[0]
+    );
+    d.script("window.scrollTo(0,0);return 0;");
+    d.click("#model svg .hot a:nth-of-type(3)");
+    let title = d.wait_count(
+        "(location.hash!=='#plot-L0001' && document.getElementById('lp-title').textContent.length)",
+        1,
+    );
+    assert!(title > 0, "a click on a point opened a layer's plots");
+    let shown = d.script("return document.getElementById('lp-title').textContent;");
+    assert!(
+        hover[2].starts_with(shown.as_str().unwrap()),
+        "clicked {:?}, opened {shown}",
+        hover[2]
+    );
 
     // Screenshot of the top of the page.
     d.script("window.scrollTo(0,0);return 0;");
@@ -444,6 +510,18 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
     d.click("#row-3 a");
     let n_svg = d.wait_count("document.querySelectorAll('#lp-grid svg').length", 1);
     assert_eq!(n_svg, 1, "overlay drawn");
+    // The overlay names both sources and draws both fitted lines.
+    let legend = d.script("return document.querySelector('#lp-grid svg').textContent;");
+    let legend = legend.as_str().unwrap();
+    assert!(
+        legend.contains("fit of A:") && legend.contains("fit of B:"),
+        "{legend}"
+    );
+    // No '-0' tick anywhere on the page's plots.
+    let ticks = d.script(
+        "return [].filter.call(document.querySelectorAll('svg text'),function(t){return t.textContent.trim()==='-0';}).length;",
+    );
+    assert_eq!(ticks, json!(0));
     let errors = severe(&d.console());
     assert!(errors.is_empty(), "compare page console errors: {errors:?}");
 }

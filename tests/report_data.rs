@@ -269,3 +269,87 @@ fn model_series_follow_the_rows_in_checkpoint_order() {
     let last = r.layers.len() - 1;
     assert!(m.stable_rank.points.iter().all(|p| p.0 != last));
 }
+
+#[test]
+fn a_small_tail_gets_several_log_bars() {
+    let mut l = layer(300, 2.0, 3.0, 7);
+    // A tail of the 9 largest eigenvalues, as on a layer where Rice's rule put them in one bar.
+    let n = l.eigenvalues.len();
+    let mut fit = l.fit.unwrap();
+    fit.xmin = l.eigenvalues[n - 9];
+    l.fit = Some(fit);
+    let p = layer_data::loglog(&l, "x").unwrap();
+    let h = &p.hist;
+    let tail_bins = h.edges.windows(2).filter(|w| w[1] > fit.xmin).count();
+    assert!(
+        tail_bins >= layer_data::TAIL_BARS,
+        "{tail_bins} bins over the tail"
+    );
+    let nonempty: u64 = h
+        .edges
+        .windows(2)
+        .zip(&h.counts)
+        .filter(|(w, c)| w[0] >= fit.xmin && **c > 0)
+        .count() as u64;
+    assert!(nonempty >= 3, "the 9 tail values fill {nonempty} bars");
+    assert!(h.counts.len() <= layer_data::MAX_LOG_BINS);
+    // Bin count from the closed form: ceil(TAIL_BARS * log(hi/lo) / log(hi/xmin)).
+    let (lo, hi) = (h.edges[0], *h.edges.last().unwrap());
+    let want = (layer_data::TAIL_BARS as f64 * (hi / lo).ln() / (hi / fit.xmin).ln()).ceil();
+    assert_eq!(
+        h.counts.len(),
+        (want as usize).max(htdiag::report::bins::rice_bins(n))
+    );
+}
+
+#[test]
+fn ccdf_points_and_fitted_line() {
+    let l = layer(400, 1.5, 2.6, 11);
+    let fit = l.fit.unwrap();
+    let c = layer_data::ccdf(&l, "x").unwrap();
+    let pos: Vec<f64> = l
+        .eigenvalues
+        .iter()
+        .copied()
+        .filter(|&v| v > LOG_THRESHOLD)
+        .collect();
+    let n = pos.len() as f64;
+    for &(x, p) in &c.points {
+        let direct = pos.iter().filter(|&&v| v >= x).count() as f64 / n;
+        assert!(rel(p, direct) < 1e-12, "P(X >= {x}) = {p}, direct {direct}");
+    }
+    assert_eq!(c.points[0].1, 1.0);
+    assert_eq!(c.xmin, Some(fit.xmin));
+    let m = pos.iter().filter(|&&v| v >= fit.xmin).count() as f64;
+    let (x0, y0) = c.fit_line[0];
+    assert_eq!(x0, fit.xmin);
+    assert!(rel(y0, m / n) < 1e-12);
+    for w in c.fit_line.windows(2) {
+        let slope = (w[1].1.ln() - w[0].1.ln()) / (w[1].0.ln() - w[0].0.ln());
+        assert!((slope - (1.0 - fit.alpha)).abs() < 1e-9, "slope {slope}");
+    }
+}
+
+#[test]
+fn scan_of_a_small_n_fit_names_the_rule_and_marks_the_fit() {
+    let mut r = synthetic::model(3, 5);
+    r.options = serde_json::json!({"fit": "clauset", "small_n": "ww076"});
+    let small = layer(12, 2.0, 2.5, 3);
+    let fit = small.fit.unwrap();
+    assert!(fit.is_valid());
+    let p = layer_data::plots_of(&r, &small);
+    let s = p.scan.unwrap();
+    assert_eq!(s.fit_point, Some((fit.xmin, fit.d, fit.alpha)));
+    assert!(
+        s.rule.as_deref().unwrap().contains("small-N rule"),
+        "{:?}",
+        s.rule
+    );
+    // A large layer is fitted by the plain scan: no note.
+    let big = &r.layers[0];
+    assert_eq!(layer_data::plots_of(&r, big).scan.unwrap().rule, None);
+    // With the median estimator the note says so.
+    r.options["fit"] = serde_json::json!("median");
+    let note = layer_data::plots_of(&r, big).scan.unwrap().rule.unwrap();
+    assert!(note.contains("median"), "{note}");
+}

@@ -2,9 +2,8 @@
 //! file names follow the documented pattern.
 
 use htdiag::report::draw::plot_size;
-use htdiag::report::layer_data::layer_plots;
+use htdiag::report::layer_data::plots_of;
 use htdiag::report::png::{layer_plot_list, model_plot_list, write_pngs};
-use htdiag::report::scan::scan_points;
 
 fn decode(path: &std::path::Path) -> (u32, u32, Vec<u8>) {
     let dec = png::Decoder::new(std::fs::File::open(path).unwrap());
@@ -30,8 +29,7 @@ fn every_png_decodes_with_the_expected_size_and_name() {
         .map(|(k, p)| (format!("model_{k}.png"), plot_size(p)))
         .collect();
     for l in &result.layers {
-        let scan = scan_points(&l.eigenvalues, l.fit.as_ref());
-        let plots = layer_plots(l, Some(&scan));
+        let plots = plots_of(&result, l);
         for (k, p) in layer_plot_list(&plots) {
             expected.push((format!("{}_{k}.png", plots.stem), plot_size(&p)));
         }
@@ -48,6 +46,7 @@ fn every_png_decodes_with_the_expected_size_and_name() {
         "model_alpha.png",
         "model_alpha_hist.png",
         "L0001_model.layers.0.mlp.weight_esd_loglog.png",
+        "L0001_model.layers.0.mlp.weight_esd_ccdf.png",
         "L0001_model.layers.0.mlp.weight_esd_linear.png",
         "L0001_model.layers.0.mlp.weight_esd_loglin.png",
         "L0001_model.layers.0.mlp.weight_ks_scan.png",

@@ -2,6 +2,7 @@
 //! it with `--resume`: nothing already saved is recomputed, and the result equals an
 //! uninterrupted run's (same numbers apart from timings, same CSV text).
 
+mod common;
 #[path = "../examples/gen_llm.rs"]
 #[allow(dead_code)]
 mod gen_llm;
@@ -12,11 +13,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::htdiag;
 use gen_llm::LlamaConfig;
 use htdiag::analyze::{AnalyzeOptions, Silent, analyze};
 use htdiag::checkpoint::Checkpoint;
+use htdiag::outdir::same_results;
 use htdiag::report::load::read_result;
-use htdiag::shard::same_results;
 
 /// Wide enough that one row takes tens of milliseconds, so a run lasts seconds on one thread.
 fn config() -> LlamaConfig {
@@ -29,12 +31,8 @@ fn config() -> LlamaConfig {
     }
 }
 
-fn exe() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_htdiag"))
-}
-
 fn start(ckpt: &Path, out: &Path) -> Child {
-    exe()
+    htdiag()
         .args(["analyze", ckpt.to_str().unwrap(), "-q", "-j", "1", "--out"])
         .arg(out)
         .stdout(Stdio::null())
@@ -96,7 +94,7 @@ fn resume_and_check(ckpt: &Path, out: &Path, reference: &htdiag::result::Analysi
         before.len()
     );
     let csv = out.with_extension("csv");
-    let res = exe()
+    let res = htdiag()
         .args(["analyze", ckpt.to_str().unwrap(), "-q", "--resume", "--out"])
         .arg(out)
         .arg("--csv")
@@ -141,7 +139,7 @@ fn killed_run_resumes_without_recomputing() {
     // A different checkpoint is refused.
     let other = tmp.path().join("other");
     gen_llm::generate(&config(), 2, 4, &other).unwrap();
-    let res = exe()
+    let res = htdiag()
         .args([
             "analyze",
             other.to_str().unwrap(),

@@ -12,8 +12,8 @@ use std::process::Command;
 use gen_llm::LlamaConfig;
 use htdiag::analyze::{AnalyzeOptions, Silent, analyze};
 use htdiag::checkpoint::Checkpoint;
-use htdiag::resume::analyze_to_dir;
-use htdiag::shard::{ShardSpec, merge, same_results, split};
+use htdiag::outdir::{analyze_to_dir, merge, same_results};
+use htdiag::shard::{ShardSpec, split};
 use htdiag::spectrum::Lapack;
 
 /// Llama layout at a small size: 4 blocks, width 128, MLP 344, vocab 1000 (about 2 MB bf16).

@@ -8,6 +8,7 @@
 //! behind one big matrix.
 
 mod row;
+pub mod rules;
 
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,6 +22,8 @@ use crate::fit::FitOptions;
 use crate::plan::{PlanOptions, PlannedLayer, plan};
 use crate::result::{AnalysisResult, LayerResult, RESULT_FORMAT_VERSION, RunTimings};
 use crate::spectrum::{Eigensolver, Lapack};
+
+pub use rules::Rules;
 
 /// Everything that changes what `analyze` computes. `AnalyzeOptions::default()` reproduces
 /// WeightWatcher 0.7.6's `analyze()` defaults.
@@ -36,6 +39,8 @@ pub struct AnalyzeOptions {
     pub randomize: Option<u64>,
     /// Worker threads (0 = one per core).
     pub threads: usize,
+    /// The layer rules these options were set to with [`Rules::apply`], if any (provenance).
+    pub rules: Option<Rules>,
 }
 
 impl AnalyzeOptions {
@@ -48,6 +53,10 @@ impl AnalyzeOptions {
             "per_slice": self.plan.per_slice,
             "conv_scaling": self.plan.conv_scaling,
             "layers": self.plan.layers.as_ref().map(|r| r.as_str().to_string()),
+            "exclude": self.plan.exclude.as_ref().map(|r| r.as_str().to_string()),
+            "rules": self.rules.map(Rules::as_str),
+            "evals_thresh": self.fit.threshold.is_finite().then_some(self.fit.threshold),
+            "precision": self.fit.precision.as_str(),
             "fit": format!("{:?}", self.fit.method).to_lowercase(),
             "small_n": format!("{:?}", self.fit.small_n).to_lowercase(),
             "fix_fingers": format!("{:?}", self.fit.fix_fingers).to_lowercase(),
@@ -171,7 +180,7 @@ pub fn run_rows(
             };
             let load = t.elapsed().as_secs_f64();
             for p in task {
-                let r = row::analyze_row(p, bytes, load, opts, solver);
+                let r = row::analyze_row(p, &bytes, load, opts, solver);
                 observer.row_done(&r, row_cost(p));
                 out.lock().unwrap_or_else(|p| p.into_inner()).push(r);
             }

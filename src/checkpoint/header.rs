@@ -6,7 +6,8 @@
 //! checked against the file before any tensor byte is handed out, so later code can index the
 //! returned slices without bounds surprises.
 
-use super::dtype::{safetensors_bits, storage_bytes};
+use super::access::Access;
+use super::dtype::{FloatDtype, safetensors_bits, storage_bytes};
 use super::ordered::OrderedMap;
 use crate::error::{Error, Result};
 use memmap2::Mmap;
@@ -19,21 +20,28 @@ use std::path::{Path, PathBuf};
 /// Key of the free-form string metadata in a header; not a tensor.
 const METADATA_KEY: &str = "__metadata__";
 
-/// A tensor as one file's header declares it (already validated).
+/// A tensor as one file declares it (already validated), in any of the formats.
 #[derive(Debug, Clone)]
 pub(crate) struct RawTensor {
     pub name: String,
+    /// Storage dtype name (`F32`, `I64`, `Q4_K`, ...).
     pub dtype: String,
+    /// The float type of the bytes [`Access`] produces; `None` when htdiag cannot read it.
+    pub float_dtype: Option<FloatDtype>,
     pub shape: Vec<usize>,
-    /// Absolute byte range in the file.
+    /// Absolute byte range in the file holding every element of the tensor.
     pub range: Range<usize>,
+    /// How the tensor's row-major bytes are made from that range.
+    pub access: Access,
 }
 
-/// A mapped safetensors file and its tensors in file (data offset) order.
+/// A mapped checkpoint file and its tensors in checkpoint order.
 pub(crate) struct ShardFile {
     pub path: PathBuf,
     pub mmap: Mmap,
     pub tensors: Vec<RawTensor>,
+    /// What a user should know about how the tensors were found (nested key, dequantization).
+    pub notes: Vec<String>,
 }
 
 fn format_err(path: &Path, reason: impl Into<String>) -> Error {
@@ -51,14 +59,22 @@ fn tensor_err(path: &Path, tensor: &str, reason: impl Into<String>) -> Error {
     }
 }
 
-/// Opens, maps and validates one safetensors file.
-pub(crate) fn open_shard(path: &Path) -> Result<ShardFile> {
+/// Maps a file read-only (after checking it is a regular file).
+pub(crate) fn map_file(path: &Path) -> Result<Mmap> {
     let file = File::open(path).map_err(|e| Error::io(path, e))?;
     let meta = file.metadata().map_err(|e| Error::io(path, e))?;
     if !meta.is_file() {
         return Err(format_err(path, "not a regular file"));
     }
-    let len = meta.len();
+    // SAFETY: the map is read-only. If another process truncates or rewrites the file while
+    // we hold it, reads may see the new bytes or fault; that is the usual contract of
+    // memory-mapped checkpoints (safetensors and PyTorch do the same).
+    unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))
+}
+
+/// Validates one mapped safetensors file.
+pub(crate) fn safetensors_shard(path: &Path, mmap: Mmap) -> Result<ShardFile> {
+    let len = mmap.len();
     if len < 8 {
         let what = if len == 0 {
             "the file is empty".to_string()
@@ -70,15 +86,12 @@ pub(crate) fn open_shard(path: &Path) -> Result<ShardFile> {
             format!("{what}; a safetensors file starts with an 8-byte header length"),
         ));
     }
-    // SAFETY: the map is read-only. If another process truncates or rewrites the file while
-    // we hold it, reads may see the new bytes or fault; that is the usual contract of
-    // memory-mapped checkpoints (safetensors and PyTorch do the same).
-    let mmap = unsafe { Mmap::map(&file) }.map_err(|e| Error::io(path, e))?;
     let tensors = parse_header(path, &mmap)?;
     Ok(ShardFile {
         path: path.to_path_buf(),
         mmap,
         tensors,
+        notes: Vec::new(),
     })
 }
 
@@ -161,9 +174,11 @@ pub(crate) fn parse_header(path: &Path, bytes: &[u8]) -> Result<Vec<RawTensor>> 
         }
         tensors.push(RawTensor {
             name: name.clone(),
+            float_dtype: FloatDtype::from_safetensors(&dtype),
             dtype,
             shape,
             range: data_start + begin..data_start + end,
+            access: Access::Direct,
         });
     }
 

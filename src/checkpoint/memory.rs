@@ -5,6 +5,7 @@
 //! The bytes are borrowed from their owner through [`TensorData`] (no copy): the Python
 //! binding hands over a view of each array's buffer that keeps the array alive.
 
+use super::access::Access;
 use super::dtype::{FloatDtype, safetensors_bits, storage_bytes};
 use super::{Checkpoint, Layout, TensorInfo};
 use crate::error::{Error, Result};
@@ -102,7 +103,10 @@ impl Checkpoint {
             source,
             layout: Layout::Memory,
             files,
+            // Row-major little-endian buffers, used in place.
+            access: vec![Access::Direct; infos.len()],
             tensors: infos,
+            notes: Vec::new(),
         })
     }
 }
@@ -137,7 +141,12 @@ mod tests {
         assert_eq!(ckpt.layout(), &Layout::Memory);
         let names: Vec<&str> = ckpt.tensors().iter().map(|t| t.name.as_str()).collect();
         assert_eq!(names, ["z.weight", "steps"]);
-        assert_eq!(ckpt.tensor_bytes(0).unwrap(), a.as_slice());
+        let bytes = ckpt.tensor_bytes(0).unwrap();
+        assert_eq!(bytes, a.as_slice());
+        assert!(
+            matches!(bytes, std::borrow::Cow::Borrowed(_)),
+            "read in place, not copied"
+        );
         assert_eq!(ckpt.tensors()[0].float_dtype, Some(FloatDtype::F32));
         assert_eq!(ckpt.tensors()[1].float_dtype, None);
         ckpt.release(0); // a no-op for memory, must not fail

@@ -1,54 +1,84 @@
-//! Safetensors checkpoints: one file, a folder with `model.safetensors.index.json`, or a folder
-//! of `*.safetensors` files; memory-mapped, one tensor read at a time. Tensors already in
-//! memory (a Python `state_dict`) make a checkpoint too: [`Checkpoint::from_memory`].
+//! Checkpoints: safetensors, PyTorch `torch.save` files (zip and legacy formats) and GGUF, as
+//! one file, a folder with a shard index (`model.safetensors.index.json`,
+//! `pytorch_model.bin.index.json`), or a folder of checkpoint files; memory-mapped, one tensor
+//! read at a time. Tensors already in memory (a Python `state_dict`) make a checkpoint too:
+//! [`Checkpoint::from_memory`].
 //!
 //! [`Checkpoint::open`] maps every file and validates every header up front (a bad byte range
 //! is an error naming the file and tensor, never a panic later), but reads no tensor data:
 //! pages are faulted in only when a tensor's bytes are used, and [`Checkpoint::release`] drops
 //! them again, so resident memory stays at about one layer however large the checkpoint is.
+//! PyTorch pickles are evaluated by a restricted unpickler that runs nothing (`pickle`), and
+//! their tensors are read from the map in place; non-contiguous views are gathered and
+//! quantized GGUF tensors dequantized one tensor at a time ([`Checkpoint::tensor_bytes`]).
 //!
 //! # Tensor order (it defines `layer_id`)
-//! - One file: the order of the tensors' data offsets, i.e. the order of the bytes in the file.
+//! - One safetensors file: the order of the tensors' data offsets, i.e. the order of the bytes
+//!   in the file. One PyTorch file: the order of its state dict. One GGUF file: the order of
+//!   its tensor infos.
 //! - A shard index: the order in which its `weight_map` lists the tensors in the JSON text.
 //!   Hugging Face tools write the index with `sort_keys=True`, so for those files this is
 //!   plain string order (`layers.10` before `layers.2`). Tensors present in a shard but missing
 //!   from the index follow, shard by shard, in file order.
-//! - A folder of `*.safetensors` without index: files sorted by name, each in file order.
+//! - A folder without index: its `*.safetensors` files (else its PyTorch files, else its
+//!   `*.gguf` files) sorted by name, each in file order.
 
+mod access;
 pub mod dtype;
+mod formats;
+mod gguf;
 mod header;
 pub mod inspect;
 mod memory;
+pub mod mixed;
 mod ordered;
+mod pickle;
+mod torch;
+mod zip;
 
 use crate::error::{Error, Result};
+use access::Access;
 use dtype::FloatDtype;
-use header::{ShardFile, open_shard};
+use formats::{TORCH_EXTENSIONS, open_file};
+use header::ShardFile;
 use memmap2::UncheckedAdvice;
 use memory::Storage;
 pub use memory::{MemoryTensor, TensorData};
 use ordered::OrderedMap;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// File name of a sharded checkpoint's index, as Hugging Face writes it.
 pub const INDEX_FILE: &str = "model.safetensors.index.json";
+/// File name of a sharded PyTorch checkpoint's index, as Hugging Face writes it.
+pub const TORCH_INDEX_FILE: &str = "pytorch_model.bin.index.json";
+
+/// How to open a checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct OpenOptions {
+    /// In a nested PyTorch checkpoint, the `/`-separated dict keys leading to the tensors
+    /// (`state_dict`, `model/ema`); `None` chooses automatically.
+    pub key: Option<String>,
+}
 
 /// One tensor of a checkpoint, as its header declares it (validated).
 #[derive(Debug, Clone, PartialEq)]
 pub struct TensorInfo {
     /// Name as in the checkpoint (`encoder.layer.0.attention.self.query.weight`).
     pub name: String,
-    /// Storage dtype name as written in the header (`F32`, `I64`, or an unknown name).
+    /// Storage dtype name as written in the header (`F32`, `I64`, `Q4_K`, or an unknown name).
     pub dtype: String,
-    /// The dtype when htdiag can read it as floats; `None` for everything else.
+    /// The dtype of the bytes [`Checkpoint::tensor_bytes`] returns when htdiag can read them as
+    /// floats (`F32` for a dequantized GGUF tensor); `None` for everything else.
     pub float_dtype: Option<FloatDtype>,
     /// Shape as stored (row-major).
     pub shape: Vec<usize>,
     /// Index of the file holding it (see [`Checkpoint::files`]).
     pub shard: usize,
-    /// Byte range in that file (absolute, header included).
+    /// Byte range in that file (absolute, header included) holding every element: for a
+    /// PyTorch view, from its first to its last element; for GGUF, the quantized blocks.
     pub byte_range: Range<usize>,
     /// Path of that file.
     pub path: PathBuf,
@@ -64,11 +94,11 @@ impl TensorInfo {
 /// How the checkpoint is laid out on disk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Layout {
-    /// A single `.safetensors` file.
+    /// A single checkpoint file.
     SingleFile,
     /// Shards listed by the index file at this path.
     Index(PathBuf),
-    /// A folder of `.safetensors` files without index.
+    /// A folder of checkpoint files without index.
     Folder,
     /// Tensors in memory ([`Checkpoint::from_memory`]).
     Memory,
@@ -80,6 +110,9 @@ pub struct Checkpoint {
     layout: Layout,
     files: Vec<(PathBuf, Storage)>,
     tensors: Vec<TensorInfo>,
+    /// How each tensor's bytes are made, parallel to `tensors`.
+    access: Vec<Access>,
+    notes: Vec<String>,
 }
 
 impl std::fmt::Debug for Checkpoint {
@@ -94,29 +127,35 @@ impl std::fmt::Debug for Checkpoint {
 }
 
 impl Checkpoint {
-    /// Opens a checkpoint: a `.safetensors` file, a shard index (`*.safetensors.index.json`),
-    /// or a folder holding either an index or `.safetensors` files.
-    ///
-    /// Every header is parsed and checked (byte ranges inside the file, not overlapping, and
-    /// matching shape x dtype size). Tensors of unknown dtype are listed with their dtype name
-    /// (the planner skips them); they are not an error.
+    /// Opens a checkpoint with default options (see [`Checkpoint::open_with`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Self> {
+        Self::open_with(path, &OpenOptions::default())
+    }
+
+    /// Opens a checkpoint: a safetensors, PyTorch (`.bin`, `.pt`, `.pth`, `.ckpt`) or GGUF
+    /// file, a shard index (`*.index.json`), or a folder holding an index or checkpoint files.
+    ///
+    /// Every header is parsed and checked (byte ranges inside the file, sizes matching shape x
+    /// dtype, safetensors ranges not overlapping). Tensors of unknown dtype are listed with
+    /// their dtype name (the planner skips them); they are not an error.
+    pub fn open_with(path: impl AsRef<Path>, opts: &OpenOptions) -> Result<Self> {
         let path = path.as_ref();
+        let key = opts.key.as_deref();
         let meta = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
         if meta.is_dir() {
             if let Some(index) = find_index(path)? {
-                return open_index(path, &index);
+                return open_index(path, &index, key);
             }
-            return open_folder(path);
+            return open_folder(path, key);
         }
         let is_index = path
             .file_name()
             .and_then(|n| n.to_str())
             .is_some_and(|n| n.ends_with(".index.json"));
         if is_index {
-            return open_index(path, path);
+            return open_index(path, path, key);
         }
-        let shard = open_shard(path)?;
+        let shard = open_file(path, key)?;
         Ok(Self::assemble(path, Layout::SingleFile, vec![shard], None))
     }
 
@@ -134,21 +173,30 @@ impl Checkpoint {
                 .flat_map(|(s, f)| (0..f.tensors.len()).map(move |t| (s, t)))
                 .collect()
         });
-        let tensors = order
+        let (tensors, access): (Vec<TensorInfo>, Vec<Access>) = order
             .into_iter()
             .map(|(s, t)| {
                 let raw = &shards[s].tensors[t];
-                TensorInfo {
+                let info = TensorInfo {
                     name: raw.name.clone(),
-                    float_dtype: FloatDtype::from_safetensors(&raw.dtype),
+                    float_dtype: raw.float_dtype,
                     dtype: raw.dtype.clone(),
                     shape: raw.shape.clone(),
                     shard: s,
                     byte_range: raw.range.clone(),
                     path: shards[s].path.clone(),
-                }
+                };
+                (info, raw.access.clone())
             })
-            .collect();
+            .unzip();
+        let mut notes: Vec<String> = Vec::new();
+        for f in &shards {
+            for n in &f.notes {
+                if !notes.contains(n) {
+                    notes.push(n.clone());
+                }
+            }
+        }
         Checkpoint {
             source: source.to_path_buf(),
             layout,
@@ -157,6 +205,8 @@ impl Checkpoint {
                 .map(|f| (f.path, Storage::Mapped(f.mmap)))
                 .collect(),
             tensors,
+            access,
+            notes,
         }
     }
 
@@ -181,21 +231,37 @@ impl Checkpoint {
         &self.tensors
     }
 
+    /// What a user should know about how the tensors were read: the key of a nested PyTorch
+    /// checkpoint that was used, GGUF dequantization. Empty for plain safetensors.
+    pub fn notes(&self) -> &[String] {
+        &self.notes
+    }
+
     /// Position of the tensor called `name`.
     pub fn find(&self, name: &str) -> Option<usize> {
         self.tensors.iter().position(|t| t.name == name)
     }
 
-    /// The raw little-endian bytes of tensor `idx` (validated at open: exactly
-    /// `prod(shape) * dtype size` bytes for known dtypes).
-    pub fn tensor_bytes(&self, idx: usize) -> Result<&[u8]> {
+    /// The row-major little-endian bytes of tensor `idx`: exactly `prod(shape) * size` bytes
+    /// of [`TensorInfo::float_dtype`] for float tensors (validated at open). Borrowed from the
+    /// map when the file stores them so (and always from the caller's buffer for a checkpoint
+    /// made by [`Checkpoint::from_memory`]); a non-contiguous PyTorch view or big-endian file is
+    /// gathered, and a quantized GGUF tensor dequantized, into a buffer of this one tensor.
+    pub fn tensor_bytes(&self, idx: usize) -> Result<Cow<'_, [u8]>> {
         let t = self.tensor(idx)?;
         let data = self.files[t.shard].1.bytes();
-        data.get(t.byte_range.clone()).ok_or_else(|| Error::Tensor {
+        let err = |reason: String| Error::Tensor {
             path: t.path.clone(),
             tensor: t.name.clone(),
-            reason: format!("byte range {:?} outside the mapped file", t.byte_range),
-        })
+            reason,
+        };
+        let raw = data.get(t.byte_range.clone()).ok_or_else(|| {
+            err(format!(
+                "byte range {:?} outside the mapped file",
+                t.byte_range
+            ))
+        })?;
+        access::materialize(&self.access[idx], raw, &t.shape).map_err(err)
     }
 
     /// Drops the resident pages of tensor `idx` of a file (`madvise(MADV_DONTNEED)`; nothing
@@ -240,20 +306,33 @@ impl Checkpoint {
     }
 }
 
-/// `model.safetensors.index.json` in `dir`, else the only `*.safetensors.index.json` there.
+/// `model.safetensors.index.json` in `dir`, else the only `*.safetensors.index.json` there,
+/// else `pytorch_model.bin.index.json`, else the only other `*.index.json` (safetensors are
+/// preferred when a folder holds both, as Hugging Face repositories often do).
 fn find_index(dir: &Path) -> Result<Option<PathBuf>> {
     let preferred = dir.join(INDEX_FILE);
     if preferred.is_file() {
         return Ok(Some(preferred));
     }
-    let mut found: Vec<PathBuf> = list_dir(dir)?
-        .into_iter()
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with(".safetensors.index.json"))
-        })
-        .collect();
+    let all = list_dir(dir)?;
+    let named = |suffix: &str| -> Vec<PathBuf> {
+        all.iter()
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| n.ends_with(suffix))
+            })
+            .cloned()
+            .collect()
+    };
+    let mut found = named(".safetensors.index.json");
+    if found.is_empty() {
+        let torch = dir.join(TORCH_INDEX_FILE);
+        if torch.is_file() {
+            return Ok(Some(torch));
+        }
+        found = named(".index.json");
+    }
     match found.len() {
         0 => Ok(None),
         1 => Ok(found.pop()),
@@ -285,21 +364,35 @@ fn list_dir(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
-/// A folder of `*.safetensors` files, sorted by name.
-fn open_folder(dir: &Path) -> Result<Checkpoint> {
-    let paths: Vec<PathBuf> = list_dir(dir)?
+/// A folder of `*.safetensors` files (else PyTorch files, else `*.gguf`), sorted by name.
+fn open_folder(dir: &Path, key: Option<&str>) -> Result<Checkpoint> {
+    let files = list_dir(dir)?;
+    let with_ext = |exts: &[&str]| -> Vec<PathBuf> {
+        files
+            .iter()
+            .filter(|p| {
+                p.extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| exts.contains(&e))
+            })
+            .cloned()
+            .collect()
+    };
+    let paths = [&["safetensors"][..], TORCH_EXTENSIONS, &["gguf"]]
         .into_iter()
-        .filter(|p| p.extension().is_some_and(|e| e == "safetensors"))
-        .collect();
-    if paths.is_empty() {
-        return Err(Error::Format {
+        .map(with_ext)
+        .find(|p| !p.is_empty())
+        .ok_or_else(|| Error::Format {
             path: dir.to_path_buf(),
-            reason: format!("folder holds neither {INDEX_FILE} nor any .safetensors file"),
-        });
-    }
+            reason: format!(
+                "folder holds neither {INDEX_FILE} nor any .safetensors, PyTorch (.{}) or \
+                 .gguf file",
+                TORCH_EXTENSIONS.join(", .")
+            ),
+        })?;
     let shards = paths
         .iter()
-        .map(|p| open_shard(p))
+        .map(|p| open_file(p, key))
         .collect::<Result<Vec<_>>>()?;
     let mut owner: HashMap<&str, usize> = HashMap::new();
     for (s, f) in shards.iter().enumerate() {
@@ -324,7 +417,7 @@ struct IndexFile {
 }
 
 /// A shard index: tensors in `weight_map` order, shard files relative to the index.
-fn open_index(source: &Path, index: &Path) -> Result<Checkpoint> {
+fn open_index(source: &Path, index: &Path, key: Option<&str>) -> Result<Checkpoint> {
     let fmt_err = |reason: String| Error::Format {
         path: index.to_path_buf(),
         reason,
@@ -353,7 +446,7 @@ fn open_index(source: &Path, index: &Path) -> Result<Checkpoint> {
             )));
         }
         shard_of_name.insert(file, shards.len());
-        shards.push(open_shard(&p)?);
+        shards.push(open_file(&p, key)?);
     }
 
     let lookup: Vec<HashMap<&str, usize>> = shards

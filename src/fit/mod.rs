@@ -13,7 +13,9 @@
 //! - `fix_fingers = clip_xmax` ([`FixFingers::ClipXmax`]): refit without the few largest
 //!   eigenvalues when they distort the tail;
 //! - the "median xmin" estimator of TempBalance (Zhou et al., NeurIPS 2023) and AlphaPruning
-//!   (Lu et al., NeurIPS 2024) ([`FitMethod::Median`]);
+//!   (Lu et al., NeurIPS 2024) ([`FitMethod::Median`]), and AlphaPruning's "peak xmin"
+//!   estimator `alpha_peak` ([`FitMethod::Peak`]), both as ALLOCATION.md sections 2 and 3,
+//!   in f64 or in their float32 arithmetic ([`Precision`]);
 //! - a window restricting the candidate `xmin` ([`FitOptions::xmin_window`]).
 //!
 //! [`scan`] returns the whole `D(xmin)` and `alpha(xmin)` curves for plots ([`scan_sampled`]
@@ -21,14 +23,18 @@
 
 mod fingers;
 mod median;
+mod peak;
 mod powerlaw;
+mod real;
 mod small_n;
 
 use std::borrow::Cow;
 
 use crate::result::PowerLawFit;
 
+pub use peak::{histc, linspace, window as peak_window};
 pub use powerlaw::{Candidate, scan, scan_sampled};
+pub use real::{Precision, Real, f32_eigenvalues};
 
 /// Eigenvalues at or below this are left out of the fit (WeightWatcher's `EVALS_THRESH`).
 pub const EVALS_THRESH: f64 = 1e-5;
@@ -44,6 +50,9 @@ pub enum FitMethod {
     Clauset,
     /// TempBalance / AlphaPruning: `xmin` = the median eigenvalue (`i = floor(n/2)`).
     Median,
+    /// AlphaPruning's `alpha_peak`: the KS scan restricted to a window around the peak of the
+    /// log10 histogram (ALLOCATION.md section 3).
+    Peak,
 }
 
 /// What to do with spectra of fewer than [`SMALL_N_LIMIT`] eigenvalues.
@@ -79,8 +88,12 @@ pub struct FitOptions {
     /// When set, only candidates `xmin` with `lo <= xmin <= hi` are considered (Clauset
     /// method only; the median estimator ignores it).
     pub xmin_window: Option<(f64, f64)>,
-    /// Eigenvalues `<= threshold` are not fitted ([`EVALS_THRESH`] by default).
+    /// Eigenvalues `<= threshold` are not fitted ([`EVALS_THRESH`] by default;
+    /// `f64::NEG_INFINITY` keeps every eigenvalue, zeros included, as AlphaPruning and
+    /// TempBalance do with their default `filter_zeros=False`).
     pub threshold: f64,
+    /// Arithmetic of the median and peak estimators (the Clauset fit always runs in f64).
+    pub precision: Precision,
 }
 
 impl Default for FitOptions {
@@ -91,6 +104,7 @@ impl Default for FitOptions {
             fix_fingers: FixFingers::None,
             xmin_window: None,
             threshold: EVALS_THRESH,
+            precision: Precision::F64,
         }
     }
 }
@@ -109,20 +123,27 @@ pub fn fit_power_law(evals_ascending: &[f64], opts: &FitOptions) -> PowerLawFit 
     }
     let evals = sorted(evals_ascending);
     let data = above(&evals, opts.threshold);
+    let xmax = data.last().copied().unwrap_or(f64::NAN);
     let mut fit = match (opts.method, opts.fix_fingers) {
-        (FitMethod::Median, _) => median::fit(data),
+        (FitMethod::Median, _) => {
+            median::fit(data, opts.precision).unwrap_or_else(|_| PowerLawFit::failed(xmax))
+        }
+        (FitMethod::Peak, _) => {
+            peak::fit(data, opts.precision).unwrap_or_else(|_| PowerLawFit::failed(xmax))
+        }
         (FitMethod::Clauset, FixFingers::None) => fit_tail(data, opts),
         (FitMethod::Clauset, FixFingers::ClipXmax) => fingers::clip_xmax(data, opts),
     };
-    if fit.is_valid() {
-        fit.num_pl_spikes = evals.len() as i64 - evals.partition_point(|&v| v < fit.xmin) as i64;
-    } else {
+    if !fit.is_valid() {
         let failed = PowerLawFit::failed(xmax_all);
         fit = PowerLawFit {
             raw_alpha: fit.raw_alpha,
             num_fingers: fit.num_fingers,
             ..failed
         };
+    } else if opts.method == FitMethod::Clauset {
+        // (The median and peak estimators count the tail themselves, in their precision.)
+        fit.num_pl_spikes = evals.len() as i64 - evals.partition_point(|&v| v < fit.xmin) as i64;
     }
     fit
 }
@@ -137,15 +158,20 @@ pub fn failure_reason(evals_ascending: &[f64], opts: &FitOptions) -> Option<Stri
         return Some(format!("power-law fit failed: non-finite eigenvalue {v}"));
     }
     let evals = sorted(evals_ascending);
-    let n = above(&evals, opts.threshold).len();
+    let data = above(&evals, opts.threshold);
+    let n = data.len();
     let t = opts.threshold;
+    let tail_reason = match opts.method {
+        FitMethod::Median => median::fit(data, opts.precision).err(),
+        FitMethod::Peak => peak::fit(data, opts.precision).err(),
+        FitMethod::Clauset => None,
+    };
+    if let Some(r) = tail_reason {
+        return Some(format!("power-law fit failed: {r}"));
+    }
     Some(if n < 2 {
         format!(
             "power-law fit failed: only {n} eigenvalue(s) above {t:e} (zero or rank-deficient matrix)"
-        )
-    } else if opts.method == FitMethod::Median && n < 3 {
-        format!(
-            "power-law fit failed: the median estimator needs 3 eigenvalues above {t:e}, found {n}"
         )
     } else if opts.method == FitMethod::Clauset
         && opts.small_n == SmallN::Ww076
@@ -276,5 +302,7 @@ fn success(alpha: f64, xmin: f64, xmax: f64, d: f64, m: usize) -> PowerLawFit {
     }
 }
 
+#[cfg(test)]
+mod tail_tests;
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,17 @@
 //! The WGSL kernels, compiled once per device into compute pipelines. Bind-group layouts come
 //! from the shaders themselves (`layout: None`); every binding a shader declares is used.
 
+use super::context::GpuContext;
+use crate::error::Result;
+
+/// A sliding-window kernel: window.wgsl (shared uniform layout and window arithmetic; WGSL
+/// has no includes) followed by the kernel's own file.
+macro_rules! windowed {
+    ($file:literal) => {
+        concat!(include_str!("window.wgsl"), include_str!($file))
+    };
+}
+
 /// Source of every kernel, by name (also used by the naga validation test).
 pub const SOURCES: &[(&str, &str)] = &[
     ("matmul", include_str!("matmul.wgsl")),
@@ -13,6 +24,19 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("sgd", include_str!("sgd.wgsl")),
     ("adam", include_str!("adam.wgsl")),
     ("penalty_scale", include_str!("penalty_scale.wgsl")),
+    ("im2col", windowed!("im2col.wgsl")),
+    ("col2im", windowed!("col2im.wgsl")),
+    ("conv_layout", include_str!("conv_layout.wgsl")),
+    ("bn_stats", include_str!("bn_stats.wgsl")),
+    ("channel_sums", include_str!("channel_sums.wgsl")),
+    ("bn_apply", include_str!("bn_apply.wgsl")),
+    ("bn_backward", include_str!("bn_backward.wgsl")),
+    ("elementwise", include_str!("elementwise.wgsl")),
+    ("max_pool", windowed!("max_pool.wgsl")),
+    ("max_pool_backward", windowed!("max_pool_backward.wgsl")),
+    ("avg_pool", windowed!("avg_pool.wgsl")),
+    ("avg_pool_backward", windowed!("avg_pool_backward.wgsl")),
+    ("conv_slices", include_str!("conv_slices.wgsl")),
 ];
 
 /// One kernel: index into [`SOURCES`].
@@ -38,13 +62,39 @@ pub enum Kernel {
     Adam = 8,
     /// V diag(g).
     PenaltyScale = 9,
+    /// Convolution input unfolded into columns.
+    Im2col = 10,
+    /// Columns folded back into an input gradient.
+    Col2im = 11,
+    /// NCHW <-> channel-major product layout, conv bias.
+    ConvLayout = 12,
+    /// BatchNorm statistics (one workgroup per channel).
+    BnStats = 13,
+    /// Per-channel gradient sums (one workgroup per channel).
+    ChannelSums = 14,
+    /// BatchNorm normalisation.
+    BnApply = 15,
+    /// BatchNorm input gradient.
+    BnBackward = 16,
+    /// ReLU, residual add, dropout and gradient accumulation.
+    Elementwise = 17,
+    /// Max pooling with argmax.
+    MaxPool = 18,
+    /// Max pooling backward.
+    MaxPoolBackward = 19,
+    /// Average pooling (fixed and adaptive windows).
+    AvgPool = 20,
+    /// Average pooling backward.
+    AvgPoolBackward = 21,
+    /// Convolution weight <-> kh*kw slices (penalty).
+    ConvSlices = 22,
 }
 
 /// Workgroup width of the one-dimensional kernels (by kernel).
 pub fn width(k: Kernel) -> u32 {
     match k {
         Kernel::Matmul => 8,
-        Kernel::SoftmaxXent | Kernel::ColumnSum => 64,
+        Kernel::SoftmaxXent | Kernel::ColumnSum | Kernel::BnStats | Kernel::ChannelSums => 64,
         Kernel::ReduceStats => 1,
         _ => 256,
     }
@@ -57,25 +107,12 @@ pub struct Pipelines {
 
 impl Pipelines {
     /// Compiles every kernel.
-    pub fn new(device: &wgpu::Device) -> Pipelines {
+    pub fn new(ctx: &GpuContext) -> Result<Pipelines> {
         let pipelines = SOURCES
             .iter()
-            .map(|(name, src)| {
-                let module = device.create_shader_module(wgpu::ShaderModuleDescriptor {
-                    label: Some(name),
-                    source: wgpu::ShaderSource::Wgsl(std::borrow::Cow::Borrowed(src)),
-                });
-                device.create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
-                    label: Some(name),
-                    layout: None,
-                    module: &module,
-                    entry_point: Some("main"),
-                    compilation_options: Default::default(),
-                    cache: None,
-                })
-            })
-            .collect();
-        Pipelines { pipelines }
+            .map(|(name, src)| compile(ctx, name, src))
+            .collect::<Result<_>>()?;
+        Ok(Pipelines { pipelines })
     }
 
     /// The pipeline of `k`.
@@ -95,4 +132,26 @@ pub fn grid_1d(n: usize, w: u32) -> (u32, u32) {
         let y = groups.div_ceil(65_535);
         (groups.div_ceil(y) as u32, y as u32)
     }
+}
+
+/// Compiles one WGSL compute shader (entry point `main`) into a pipeline; a shader wgpu
+/// rejects is an [`crate::Error::Gpu`] naming it, not a panic.
+pub fn compile(ctx: &GpuContext, name: &str, src: &str) -> Result<wgpu::ComputePipeline> {
+    ctx.scoped(&format!("compiling kernel '{name}'"), || {
+        let module = ctx
+            .device
+            .create_shader_module(wgpu::ShaderModuleDescriptor {
+                label: Some(name),
+                source: wgpu::ShaderSource::Wgsl(std::borrow::Cow::Borrowed(src)),
+            });
+        ctx.device
+            .create_compute_pipeline(&wgpu::ComputePipelineDescriptor {
+                label: Some(name),
+                layout: None,
+                module: &module,
+                entry_point: Some("main"),
+                compilation_options: Default::default(),
+                cache: None,
+            })
+    })
 }

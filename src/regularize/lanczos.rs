@@ -27,7 +27,7 @@ use crate::error::{Error, Result};
 /// inverse iteration (`dstein`) for its vector, `O(k)` each, so the test can run every step.
 fn tridiagonal_top(d: &[f64], e: &[f64]) -> Result<(f64, Vec<f64>)> {
     let k = d.len();
-    let ki = k as i32;
+    let ki = super::spectral::blas_dim("Lanczos dimension", k)?;
     let (mut m, mut info) = (0i32, 0i32);
     let mut nsplit = [0i32];
     let mut w = vec![0.0; k];
@@ -37,6 +37,8 @@ fn tridiagonal_top(d: &[f64], e: &[f64]) -> Result<(f64, Vec<f64>)> {
     let mut iwork = vec![0i32; 3 * k];
     // `e` must have k - 1 entries; LAPACK reads none when k = 1.
     let e_buf = if e.is_empty() { vec![0.0] } else { e.to_vec() };
+    // SAFETY: d has k values, e_buf k - 1 (at least 1), w, iblock, isplit k, work 4k of its
+    // 5k, iwork 3k: the sizes dstebz documents for order k (range 'I', one eigenvalue).
     unsafe {
         lapack::dstebz(
             b'I',
@@ -66,6 +68,8 @@ fn tridiagonal_top(d: &[f64], e: &[f64]) -> Result<(f64, Vec<f64>)> {
     }
     let mut z = vec![0.0; k];
     let mut ifail = [0i32];
+    // SAFETY: one eigenvector (m = 1) of order k: z is k x 1 (ld k), work 5k, iwork k,
+    // ifail 1; d, e_buf, w, iblock, isplit as filled by dstebz above.
     unsafe {
         lapack::dstein(
             ki,

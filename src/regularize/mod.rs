@@ -30,6 +30,7 @@ pub mod spectral;
 pub mod spectral_norm;
 pub mod stable_rank;
 pub mod variations;
+pub mod view;
 pub mod weight_decay;
 pub mod weighted_alpha;
 
@@ -37,10 +38,11 @@ use serde::{Deserialize, Serialize};
 
 pub use frechet_prior::FrechetParams;
 pub use power_law_prior::{PowerLawParams, PriorExponent};
-pub use spectral::{Decomposition, PowerOptions, TopPair, assemble_gradient, decompose};
+pub use spectral::{Decomposition, GramSide, PowerOptions, TopPair, assemble_gradient, decompose};
 pub use spectral_norm::SpectralNormParams;
 pub use stable_rank::{StableRankParams, TopRoute};
 pub use variations::{DecayKind, DecaySchedule, Regularizer};
+pub use view::{MatrixPenalty, MatrixView, ViewMatrix, ViewPenalty};
 pub use weighted_alpha::{HillEstimate, WeightedAlphaParams, median_hill};
 
 use crate::error::{Error, Result};
@@ -91,6 +93,18 @@ impl LayerState {
     }
 }
 
+/// A penalty's value and spectral coefficients when they depend only on `lambda_max` and
+/// `sum lambda = ||W||_F^2`: `g_top` for `lambda_max`, `g_rest` for every other eigenvalue.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TopTerm {
+    /// `R`.
+    pub value: f64,
+    /// `dR/dlambda_max`.
+    pub g_top: f64,
+    /// `dR/dlambda_i` for every other `i`.
+    pub g_rest: f64,
+}
+
 /// A penalty's value and spectral coefficients for one spectrum.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpectralTerm {
@@ -126,6 +140,65 @@ impl Penalty {
             }
             _ => None,
         }
+    }
+
+    /// Whether [`Penalty::top_coefficients`] applies: the penalty's coefficients depend only
+    /// on `lambda_max` and `||W||_F^2` (spectral norm and stable rank unless their route is
+    /// [`TopRoute::Eigen`], weight decay, the Frechet prior when its shape is given or held
+    /// in `state`), so a refresh needs the top singular pair, not the decomposition.
+    pub fn top_only(&self, state: &LayerState) -> bool {
+        match self {
+            Penalty::StableRank(_) | Penalty::SpectralNorm(_) => self.top_route().is_some(),
+            Penalty::WeightDecay => true,
+            Penalty::FrechetPrior(p) => p.shape.is_some() || state.alpha_hat.is_some(),
+            _ => false,
+        }
+    }
+
+    /// Value and coefficients from `lambda_max` and `frob2 = ||W||_F^2` alone, for a penalty
+    /// that is [`Penalty::top_only`] (an error otherwise). The same numbers as
+    /// [`Penalty::spectral_coefficients`] on the full spectrum.
+    pub fn top_coefficients(
+        &self,
+        lambda_max: f64,
+        frob2: f64,
+        state: &LayerState,
+    ) -> Result<TopTerm> {
+        self.validate()?;
+        if !self.top_only(state) {
+            return Err(Error::InvalidArgument(format!(
+                "{}: needs the whole spectrum, not only the top pair",
+                self.name()
+            )));
+        }
+        if !(lambda_max.is_finite() && lambda_max >= 0.0 && frob2.is_finite()) {
+            return Err(Error::InvalidArgument(format!(
+                "penalty: lambda_max {lambda_max} and ||W||_F^2 {frob2}"
+            )));
+        }
+        let top = |(value, g): (f64, Vec<f64>)| TopTerm {
+            value,
+            g_top: g[0],
+            g_rest: 0.0,
+        };
+        Ok(match self {
+            Penalty::StableRank(_) => {
+                let (value, g_top, g_rest) = stable_rank::from_sums(frob2, lambda_max);
+                TopTerm {
+                    value,
+                    g_top,
+                    g_rest,
+                }
+            }
+            Penalty::WeightDecay => TopTerm {
+                value: frob2,
+                g_top: 1.0,
+                g_rest: 1.0,
+            },
+            _ => top(self
+                .spectral_coefficients(&[lambda_max], state)
+                .map(|t| (t.value, t.g))?),
+        })
     }
 
     /// Checks the hyper-parameters.

@@ -31,7 +31,7 @@
 
 use crate::error::{Error, Result};
 use crate::matrices::MatrixRef;
-use crate::spectrum::{gram_upper, symmetric_eigen};
+use crate::spectrum::{clamp_nonnegative, gram_upper, symmetric_eigen};
 
 /// Eigenvalues below this are treated as this value where a penalty divides by them or takes
 /// their logarithm, and carry no gradient (REGULARIZATION.md: "clamp eigenvalues at 1e-12").
@@ -120,12 +120,17 @@ pub fn decompose(w: &[f64], rows: usize, cols: usize) -> Result<Decomposition> {
     })
 }
 
-fn clamp_nonnegative(evals: &mut [f64]) {
-    for v in evals.iter_mut() {
-        if *v < 0.0 {
-            *v = 0.0;
-        }
+impl Decomposition {
+    /// Eigenvector `i` (of `evals[i]`), length `n`.
+    pub fn vector(&self, i: usize) -> &[f64] {
+        &self.vecs[i * self.n..(i + 1) * self.n]
     }
+}
+
+/// A dimension as the `i32` BLAS/LAPACK expect, or an error naming it.
+pub(crate) fn blas_dim(what: &str, v: usize) -> Result<i32> {
+    i32::try_from(v)
+        .map_err(|_| Error::InvalidArgument(format!("{what} = {v} exceeds the BLAS index range")))
 }
 
 /// `dR/dW` from the spectral coefficients `g_i = dR/dlambda_i` (one per `dec.evals[i]`):
@@ -171,7 +176,12 @@ pub fn assemble_gradient(
     }
     // M = Q_s diag(g_s) Q_s^T, n x n symmetric (column-major = row-major).
     let mut m = vec![0.0; n * n];
-    let (ni, ri) = (n as i32, r as i32);
+    let (ni, ri) = (
+        blas_dim("Gram order", n)?,
+        blas_dim("active eigenvectors", r)?,
+    );
+    // SAFETY: qgs and qs hold n x r column-major values (ld n), m holds n x n (ld n); the
+    // dimensions passed are exactly those, so dgemm reads and writes inside the slices.
     unsafe {
         blas::dgemm(
             b'N', b'T', ni, ni, ri, 1.0, &qgs, ni, &qs, ni, 0.0, &mut m, ni,
@@ -179,7 +189,9 @@ pub fn assemble_gradient(
     }
     // The row-major W is the column-major W^T (cols x rows, ld = cols); the row-major
     // gradient is the column-major grad^T.
-    let (ri_, ci) = (rows as i32, cols as i32);
+    let (ri_, ci) = (blas_dim("rows", rows)?, blas_dim("cols", cols)?);
+    // SAFETY: check_matrix proved w.len() == rows * cols == grad.len(); m is n x n with
+    // n = cols (Right) or n = rows (Left), as each call's inner dimension requires.
     unsafe {
         match dec.side {
             // grad = 2 W M  <=>  grad^T = 2 M W^T (M symmetric): (cols x cols)(cols x rows).

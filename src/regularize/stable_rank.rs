@@ -55,14 +55,22 @@ pub struct StableRankParams {
 pub fn coefficients(evals: &[f64]) -> Result<(f64, Vec<f64>)> {
     check_ascending(evals)?;
     let n = evals.len();
-    let f: f64 = evals.iter().sum();
-    let top = evals[n - 1];
+    let (value, g_top, g_rest) = from_sums(evals.iter().sum(), evals[n - 1]);
+    let mut g = vec![g_rest; n];
+    g[n - 1] = g_top;
+    Ok((value, g))
+}
+
+/// `(R, g_top, g_rest)` from `F = sum lambda` and `lambda_max` alone: `g_i = 1/L` for every
+/// eigenvalue but the top one, `1/L - F/L^2` for it.
+pub fn from_sums(f: f64, top: f64) -> (f64, f64, f64) {
     let l = top.max(EIG_FLOOR);
-    let mut g = vec![1.0 / l; n];
-    if top > EIG_FLOOR {
-        g[n - 1] -= f / (l * l);
-    }
-    Ok((f / l, g))
+    let g_top = if top > EIG_FLOOR {
+        1.0 / l - f / (l * l)
+    } else {
+        1.0 / l
+    };
+    (f / l, g_top, 1.0 / l)
 }
 
 /// Value and gradient (row-major) from `||W||_F^2` and the top pair: the power route.

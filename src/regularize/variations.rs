@@ -13,7 +13,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::{LayerState, Penalty, SpectralTerm};
+use super::{LayerState, Penalty, SpectralTerm, TopTerm};
 use crate::error::{Error, Result};
 
 /// Shape of the decay of the penalty weight over epochs.
@@ -185,6 +185,24 @@ impl Regularizer {
         Ok(SpectralTerm {
             value,
             g: term.g.into_iter().map(|g| g * scale).collect(),
+        })
+    }
+
+    /// The wrapped [`Penalty::top_coefficients`].
+    pub fn top_coefficients(
+        &self,
+        lambda_max: f64,
+        frob2: f64,
+        state: &LayerState,
+        epoch: usize,
+    ) -> Result<TopTerm> {
+        self.validate()?;
+        let t = self.penalty.top_coefficients(lambda_max, frob2, state)?;
+        let (value, scale) = self.wrap(t.value, epoch);
+        Ok(TopTerm {
+            value,
+            g_top: t.g_top * scale,
+            g_rest: t.g_rest * scale,
         })
     }
 }

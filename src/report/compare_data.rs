@@ -5,12 +5,12 @@
 use serde::Serialize;
 
 use super::bins::{self, Histogram};
-use super::layer_data::{LOG_THRESHOLD, row_label};
+use super::layer_data::{LOG_THRESHOLD, loglog, row_label};
 use super::model_data::Series;
 use crate::compare::Comparison;
 use crate::result::{AnalysisResult, LayerResult};
 
-/// Points `(a, b)` with the diagonal a = b.
+/// Points `(matched row, a, b)` with the diagonal a = b.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Scatter {
     /// Plot title.
@@ -19,8 +19,8 @@ pub struct Scatter {
     pub xlabel: String,
     /// y axis label.
     pub ylabel: String,
-    /// The points.
-    pub points: Vec<(f64, f64)>,
+    /// The points: index into the comparison's matched rows, value in A, value in B.
+    pub points: Vec<(usize, f64, f64)>,
 }
 
 /// Two density histograms on shared log-spaced bins.
@@ -34,6 +34,9 @@ pub struct EsdOverlay {
     pub names: [String; 2],
     /// The two histograms (same edges; each normalised by its own count).
     pub hists: [Histogram; 2],
+    /// Each side's fitted power law as a density per unit of log10(x), `(x, p(x) x ln 10)`
+    /// with `p` the density of [`super::layer_data::LogLogEsd`]; empty where the fit failed.
+    pub fit_lines: [Vec<(f64, f64)>; 2],
 }
 
 /// alpha of A (x) against alpha of B (y) for matched rows where both fits succeeded.
@@ -45,9 +48,10 @@ pub fn alpha_scatter(c: &Comparison) -> Scatter {
         points: c
             .matched
             .iter()
-            .filter_map(|r| {
+            .enumerate()
+            .filter_map(|(i, r)| {
                 let p = r.metric("alpha")?;
-                Some((p.a?, p.b?))
+                Some((i, p.a?, p.b?))
             })
             .collect(),
     }
@@ -58,6 +62,14 @@ pub fn delta_series(c: &Comparison, metric: &str) -> Series {
     Series {
         title: format!("{metric}: B - A per layer"),
         ylabel: format!("delta {metric}"),
+        names: c
+            .matched
+            .iter()
+            .map(|r| match r.slice_id {
+                Some(s) => format!("{} [slice {s}]", r.name),
+                None => r.name.clone(),
+            })
+            .collect(),
         points: c
             .matched
             .iter()
@@ -87,14 +99,25 @@ pub fn esd_overlay(a: &LayerResult, b: &LayerResult, names: [&str; 2]) -> Option
     let hi = all.copied().fold(f64::NEG_INFINITY, f64::max);
     let edges = bins::log_edges(lo, hi, bins::rice_bins(xa.len().max(xb.len())));
     let label = row_label(a);
+    let per_log10 = |l: &LayerResult| -> Vec<(f64, f64)> {
+        loglog(l, "")
+            .map(|p| {
+                p.fit_line
+                    .into_iter()
+                    .map(|(x, y)| (x, y * x * std::f64::consts::LN_10))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
     Some(EsdOverlay {
-        title: format!("{label}: ESD of A and B"),
+        title: format!("{label}: ESD of {} and {}", names[0], names[1]),
         label,
         names: [names[0].to_string(), names[1].to_string()],
         hists: [
             bins::histogram(&xa, edges.clone(), xa.len() as u64),
             bins::histogram(&xb, edges, xb.len() as u64),
         ],
+        fit_lines: [per_log10(a), per_log10(b)],
     })
 }
 
@@ -106,6 +129,12 @@ pub fn all_overlays(
 ) -> Vec<Option<EsdOverlay>> {
     c.matched
         .iter()
-        .map(|r| esd_overlay(&a.layers[r.index_a], &b.layers[r.index_b], ["A", "B"]))
+        .map(|r| {
+            esd_overlay(
+                &a.layers[r.index_a],
+                &b.layers[r.index_b],
+                [&c.names[0], &c.names[1]],
+            )
+        })
         .collect()
 }

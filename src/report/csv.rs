@@ -4,6 +4,7 @@
 use std::fmt::Write;
 
 use crate::result::{AnalysisResult, LayerResult};
+use crate::util::csv_quote as quote;
 
 /// Columns always present, in order.
 const BASE: [&str; 32] = [
@@ -194,15 +195,6 @@ fn num(x: f64) -> String {
         if x > 0.0 { "inf".into() } else { "-inf".into() }
     } else {
         format!("{x}")
-    }
-}
-
-/// RFC 4180 quoting: only when needed.
-fn quote(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
     }
 }
 

@@ -9,11 +9,12 @@ use std::path::Path;
 use rayon::prelude::*;
 use serde::Serialize;
 
-use super::layer_data::{LayerPlots, fmt_num, layer_plots, row_label};
+use super::draw::Plot;
+use super::layer_data::{LayerPlots, anchor, fmt_num, plots_of, row_label};
 use super::model_data::model_plots;
-use super::page::{embed_json, esc, inline_svg, num_cell, page};
+use super::page::{embed_json, esc, inline_svg, inline_svg_linked, num_cell, page};
 use super::png::model_plot_list;
-use super::scan::scan_points;
+use super::status::{status_text, warning_class};
 use crate::error::Result;
 use crate::result::{AnalysisResult, LayerResult, LayerStatus};
 use crate::util::atomic_write;
@@ -29,24 +30,8 @@ pub fn all_layer_plots(result: &AnalysisResult) -> Vec<LayerPlots> {
     result
         .layers
         .par_iter()
-        .map(|l| {
-            let scan = scan_points(&l.eigenvalues, l.fit.as_ref());
-            layer_plots(l, Some(&scan))
-        })
+        .map(|l| plots_of(result, l))
         .collect()
-}
-
-/// The row's warning class: "over", "under", "failed", "error" or "".
-pub fn warning_class(l: &LayerResult) -> &'static str {
-    match l.status {
-        LayerStatus::Error => "error",
-        LayerStatus::Failed => "failed",
-        LayerStatus::Success => match l.metrics.as_ref().map(|m| m.warning.as_str()) {
-            Some("over-trained") => "over",
-            Some("under-trained") => "under",
-            _ => "",
-        },
-    }
 }
 
 fn card(value: &str, label: &str, class: &str) -> String {
@@ -133,7 +118,22 @@ fn model_section(r: &AnalysisResult) -> String {
     let m = model_plots(r);
     let svgs: Vec<String> = model_plot_list(&m)
         .par_iter()
-        .map(|(_, p)| inline_svg(p))
+        .map(|(_, p)| match p {
+            Plot::Series(s) => inline_svg_linked(p, &|i| {
+                let value = s.points.iter().find(|q| q.0 == i).map_or(f64::NAN, |q| q.1);
+                (
+                    format!("plot-{}", anchor(&r.layers[i])),
+                    format!(
+                        "{} (layer_id {}): {} = {}",
+                        m.labels[i],
+                        r.layers[i].layer_id,
+                        s.ylabel,
+                        fmt_num(value)
+                    ),
+                )
+            }),
+            _ => inline_svg(p),
+        })
         .collect();
     format!(
         "<section id=\"model\"><h2>Model</h2><div class=\"model-plots\">{}</div></section>",
@@ -148,6 +148,7 @@ fn layer_table(r: &AnalysisResult) -> String {
         ("row", true),
         ("layer_id", true),
         ("name", false),
+        ("plots", false),
         ("type", false),
         ("N", true),
         ("M", true),
@@ -170,14 +171,12 @@ fn layer_table(r: &AnalysisResult) -> String {
     if has_rand {
         cols.push(("rand_distance", true));
     }
-    cols.push(("warning", false));
-    cols.push(("plots", false));
     let mut h = String::from(
         "<section id=\"layers\"><h2>Layers</h2><div class=\"controls\">\
          <input id=\"filter-text\" type=\"search\" placeholder=\"filter by name\" aria-label=\"filter by name\">\
          <select id=\"filter-kind\" aria-label=\"filter by warning\"><option value=\"\">all rows</option>\
          <option value=\"any\">any warning</option><option value=\"over\">over-trained</option>\
-         <option value=\"under\">under-trained</option><option value=\"failed\">failed fits</option>\
+         <option value=\"under\">under-trained</option><option value=\"low\">low confidence</option><option value=\"failed\">failed fits</option>\
          <option value=\"error\">errors</option></select><small class=\"note\" id=\"filter-count\"></small></div>\
          <div class=\"tablewrap\"><table id=\"layer-table\"><thead><tr>",
     );
@@ -200,16 +199,27 @@ fn layer_table(r: &AnalysisResult) -> String {
         let label = row_label(l);
         let fit = l.fit.filter(|f| f.is_valid());
         let m = l.metrics.as_ref();
+        let st = status_text(l);
+        let status = match w {
+            "" => esc(&st),
+            "error" => format!(
+                "<span class=\"badge b-error\" title=\"{}\">error</span>",
+                esc(l.message.as_deref().unwrap_or(""))
+            ),
+            _ => format!("<span class=\"badge b-{w}\">{}</span>", esc(&st)),
+        };
         h += &format!(
-            "<tr id=\"row-{i}\" class=\"w-{w}\" data-w=\"{w}\" data-name=\"{name}\"><td data-v=\"{i}\">{i}</td>\
-             <td data-v=\"{id}\">{id}</td><td class=\"name\" title=\"{name}\">{name}</td><td class=\"txt\">{ty}</td>\
-             <td data-v=\"{n}\">{n}</td><td data-v=\"{m}\">{m}</td><td class=\"txt\">{st}</td>",
+            "<tr id=\"row-{a}\" class=\"w-{w}\" data-w=\"{w}\" data-name=\"{name}\"><td data-v=\"{i}\">{i}</td>\
+             <td data-v=\"{id}\">{id}</td><td class=\"name\" title=\"{name}\">{name}</td>\
+             <td class=\"txt\"><a href=\"#plot-{a}\">plots</a></td><td class=\"txt\">{ty}</td>\
+             <td data-v=\"{n}\">{n}</td><td data-v=\"{m}\">{m}</td><td class=\"txt\" data-v=\"{st}\">{status}</td>",
+            a = anchor(l),
             name = esc(&label),
             id = l.layer_id,
             ty = l.layer_type.as_str(),
             n = l.n,
             m = l.m,
-            st = l.status.as_str()
+            st = esc(&st),
         );
         h += &num_cell(fit.map(|f| f.alpha));
         h += &num_cell(fit.map(|f| f.d));
@@ -228,25 +238,19 @@ fn layer_table(r: &AnalysisResult) -> String {
         if has_rand {
             h += &num_cell(l.randomized.as_ref().map(|p| p.rand_distance));
         }
-        let badge = match w {
-            "over" => "<span class=\"badge b-over\">over-trained</span>".to_string(),
-            "under" => "<span class=\"badge b-under\">under-trained</span>".to_string(),
-            "failed" => "<span class=\"badge b-failed\">fit failed</span>".to_string(),
-            "error" => format!(
-                "<span class=\"badge b-error\" title=\"{}\">error</span>",
-                esc(l.message.as_deref().unwrap_or(""))
-            ),
-            _ => String::new(),
-        };
-        h += &format!(
-            "<td class=\"txt\" data-v=\"{w}\">{badge}</td><td class=\"txt\"><a href=\"#plot-{i}\">plots</a></td></tr>"
-        );
+        h += "</tr>";
     }
     h + "</tbody></table></div></section>"
 }
 
 /// The report page of `result`, as a string.
 pub fn render_html(result: &AnalysisResult) -> String {
+    render_html_with(result, "")
+}
+
+/// The report page with `extra` sections after the layer table (`htdiag allocate --report`
+/// adds its allocation there: [`super::allocation`]).
+pub fn render_html_with(result: &AnalysisResult, extra: &str) -> String {
     let plots = all_layer_plots(result);
     let data = embed_json(&PageData {
         kind: "analysis",
@@ -254,7 +258,7 @@ pub fn render_html(result: &AnalysisResult) -> String {
     });
     let title = format!("htdiag report: {}", result.source);
     let body = format!(
-        "<header><h1>htdiag report</h1><p>{} &middot; htdiag {} &middot; {} rows, {} skipped</p></header>\n{}\n{}\n{}\n\
+        "<header><h1>htdiag report</h1><p>{} &middot; htdiag {} &middot; {} rows, {} skipped</p></header>\n{}\n{}\n{}\n{}\n\
          <section id=\"layer-plots\" hidden><h2>Plots: <span id=\"lp-title\"></span></h2>\
          <p><small class=\"note\">Drawn from the result's eigenvalues and fit; <a href=\"#layers\">back to the table</a></small></p>\
          <div id=\"lp-grid\"></div></section>",
@@ -265,6 +269,7 @@ pub fn render_html(result: &AnalysisResult) -> String {
         summary_section(result),
         model_section(result),
         layer_table(result),
+        extra,
     );
     page(&title, &body, &data)
 }

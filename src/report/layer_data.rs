@@ -11,12 +11,25 @@
 use serde::Serialize;
 
 use super::bins::{self, Histogram};
+pub use super::num::fmt_num;
 use super::scan::ScanPoint;
 use crate::result::LayerResult;
 
-/// Eigenvalues at or below this are left out of logarithmic plots (the fit's own threshold,
-/// METRICS.md section 3).
-pub const LOG_THRESHOLD: f64 = 1e-5;
+/// Eigenvalues at or below this are left out of logarithmic plots: the fit's own threshold
+/// (METRICS.md section 3).
+pub const LOG_THRESHOLD: f64 = crate::fit::EVALS_THRESH;
+
+/// Fewest log-spaced bars the log-log ESD gives the fitted tail [xmin, xmax], so the fit can
+/// be judged against several bars (Rice's rule over the whole range can put a small tail in
+/// one bar).
+pub const TAIL_BARS: usize = 8;
+
+/// Most bins of the log-log ESD (a tail that is a tiny fraction of the log range would ask
+/// for more).
+pub const MAX_LOG_BINS: usize = 300;
+
+/// Most points kept on the CCDF (evenly by rank; the first and last are always kept).
+pub const CCDF_POINTS: usize = 400;
 
 /// Points on the fitted power-law line.
 pub const FIT_LINE_POINTS: usize = 64;
@@ -24,8 +37,9 @@ pub const FIT_LINE_POINTS: usize = 64;
 /// Points on the Marchenko-Pastur density curve.
 pub const MP_CURVE_POINTS: usize = 120;
 
-/// Default cap on the KS-scan points kept for a plot (the chosen candidate is always kept).
-pub const SCAN_MAX_POINTS: usize = 300;
+/// Default cap on the KS-scan points kept for a plot (the chosen candidate is always kept):
+/// the scan's own sampling.
+pub const SCAN_MAX_POINTS: usize = super::scan::SCAN_POINTS;
 
 /// All plots of one layer; a plot is absent when the result has nothing to show in it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -34,8 +48,12 @@ pub struct LayerPlots {
     pub label: String,
     /// File-name stem for this row's PNGs (see [`file_stem`]).
     pub stem: String,
+    /// The row's anchor in the HTML page (`plot-` + [`anchor`]).
+    pub anchor: String,
     /// Log-log ESD with the fitted power law.
     pub loglog: Option<LogLogEsd>,
+    /// Empirical CCDF with the fitted power law (Clauset et al. 2009, fig. 1 style).
+    pub ccdf: Option<Ccdf>,
     /// ESD on a linear axis, xmin and xmax marked.
     pub linear: Option<MarkedHistogram>,
     /// ESD of log10(lambda), log10(xmin) and log10(xmax) marked.
@@ -62,6 +80,22 @@ pub struct LogLogEsd {
     pub fit_line: Vec<(f64, f64)>,
     /// Eigenvalues >= xmin (the tail the line is scaled to).
     pub tail: u64,
+    /// Vertical marker at xmin (absent when the fit failed).
+    pub xmin: Option<f64>,
+}
+
+/// The empirical complementary CDF `P(X >= x)` of the eigenvalues above [`LOG_THRESHOLD`] on
+/// log-log axes, with the fitted power law `P(X >= x) = (m/n) (x / xmin)^(1 - alpha)` over
+/// the tail (m eigenvalues >= xmin of n): the plot on which Clauset, Shalizi & Newman (SIAM
+/// Review 2009, fig. 1) judge a fit, since it needs no binning.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Ccdf {
+    /// Plot title.
+    pub title: String,
+    /// `(x, P(X >= x))` at the eigenvalues, ascending (thinned to [`CCDF_POINTS`]).
+    pub points: Vec<(f64, f64)>,
+    /// The fitted line on [xmin, xmax]; empty when the fit failed.
+    pub fit_line: Vec<(f64, f64)>,
     /// Vertical marker at xmin (absent when the fit failed).
     pub xmin: Option<f64>,
 }
@@ -94,6 +128,11 @@ pub struct ScanCurve {
     pub chosen: Option<usize>,
     /// Number of candidates before thinning.
     pub candidates: usize,
+    /// The fit's own `(xmin, D, alpha)` as stored in the result, marked on the plot: it lies
+    /// on the curve for a plain Clauset fit, off it when another rule chose xmin.
+    pub fit_point: Option<(f64, f64, f64)>,
+    /// Which rule chose xmin, when it is not the plain scan drawn (small-N rule, median).
+    pub rule: Option<String>,
 }
 
 /// The randomized ESD over the real one: densities of log10(lambda) on shared bins.
@@ -130,6 +169,15 @@ pub fn row_label(layer: &LayerResult) -> String {
     }
 }
 
+/// The row's id in links: `L{layer_id:04}`, plus `s{slice}` for a conv slice (the prefix of
+/// its PNG names, so `report.html#plot-L0012` and `L0012_..._esd_loglog.png` name one row).
+pub fn anchor(layer: &LayerResult) -> String {
+    match layer.slice_id {
+        Some(s) => format!("L{:04}s{s}", layer.layer_id),
+        None => format!("L{:04}", layer.layer_id),
+    }
+}
+
 /// File-name stem of a row's PNGs: `L{layer_id:04}[s{slice}]_{name}` with every character
 /// other than `[A-Za-z0-9._-]` replaced by `_` and the name cut to 80 characters. The layer id
 /// keeps names unique and in checkpoint order.
@@ -146,31 +194,7 @@ pub fn file_stem(layer: &LayerResult) -> String {
         })
         .take(80)
         .collect();
-    match layer.slice_id {
-        Some(s) => format!("L{:04}s{s}_{name}", layer.layer_id),
-        None => format!("L{:04}_{name}", layer.layer_id),
-    }
-}
-
-/// Formats a number for titles: 4 significant digits, scientific outside [1e-3, 1e5).
-pub fn fmt_num(v: f64) -> String {
-    if !v.is_finite() {
-        return format!("{v}");
-    }
-    let a = v.abs();
-    if v.fract() == 0.0 && a < 1e5 {
-        return format!("{v:.0}");
-    }
-    if a != 0.0 && !(1e-3..1e5).contains(&a) {
-        format!("{v:.3e}")
-    } else {
-        let digits = if a == 0.0 {
-            3
-        } else {
-            (3 - a.log10().floor() as i32).clamp(0, 6) as usize
-        };
-        format!("{v:.digits$}")
-    }
+    format!("{}_{name}", anchor(layer))
 }
 
 /// Builds every plot of one row. `scan` is the fit's candidate scan of this row's eigenvalues
@@ -178,12 +202,18 @@ pub fn fmt_num(v: f64) -> String {
 pub fn layer_plots(layer: &LayerResult, scan: Option<&[ScanPoint]>) -> LayerPlots {
     let label = row_label(layer);
     let fit = layer.fit.filter(|f| f.is_valid());
+    let scan = scan.and_then(|s| scan_curve(s, fit.map(|f| f.xmin), &label, SCAN_MAX_POINTS));
     LayerPlots {
         stem: file_stem(layer),
+        anchor: anchor(layer),
         loglog: loglog(layer, &label),
+        ccdf: ccdf(layer, &label),
         linear: linear(layer, &label),
         loglin: loglin(layer, &label),
-        scan: scan.and_then(|s| scan_curve(s, fit.map(|f| f.xmin), &label, SCAN_MAX_POINTS)),
+        scan: scan.map(|c| ScanCurve {
+            fit_point: fit.map(|f| (f.xmin, f.d, f.alpha)),
+            ..c
+        }),
         randomized: randomized(layer, &label),
         mp: mp(layer, &label),
         label,
@@ -206,8 +236,9 @@ pub fn loglog(layer: &LayerResult, label: &str) -> Option<LogLogEsd> {
     }
     let (lo, hi) = min_max(&x);
     let total = x.len() as u64;
-    let hist = bins::histogram(&x, bins::log_edges(lo, hi, bins::rice_bins(x.len())), total);
     let fit = layer.fit.filter(|f| f.is_valid());
+    let nbins = loglog_bins(x.len(), lo, hi, fit.map(|f| f.xmin));
+    let hist = bins::histogram(&x, bins::log_edges(lo, hi, nbins), total);
     let (fit_line, tail, xmin, title) = match fit {
         Some(f) => {
             let tail = x.iter().filter(|&&v| v >= f.xmin).count() as u64;
@@ -238,6 +269,66 @@ pub fn loglog(layer: &LayerResult, label: &str) -> Option<LogLogEsd> {
         hist,
         fit_line,
         tail,
+        xmin,
+    })
+}
+
+/// Bins of the log-log ESD: Rice's rule, raised so that the tail [xmin, hi] spans at least
+/// [`TAIL_BARS`] log-spaced bins, at most [`MAX_LOG_BINS`].
+pub fn loglog_bins(n: usize, lo: f64, hi: f64, xmin: Option<f64>) -> usize {
+    let rice = bins::rice_bins(n);
+    let tail = match xmin {
+        Some(xm) if xm > lo && hi > xm => {
+            let share = (hi / xm).ln() / (hi / lo).ln();
+            (TAIL_BARS as f64 / share).ceil() as usize
+        }
+        _ => 0,
+    };
+    rice.max(tail).min(MAX_LOG_BINS)
+}
+
+/// The CCDF plot (see [`Ccdf`]); `None` with fewer than 2 eigenvalues above the threshold.
+pub fn ccdf(layer: &LayerResult, label: &str) -> Option<Ccdf> {
+    let mut x = positive(&layer.eigenvalues);
+    if x.len() < 2 {
+        return None;
+    }
+    x.sort_by(f64::total_cmp);
+    let n = x.len();
+    let stride = n.div_ceil(CCDF_POINTS).max(1);
+    let mut keep: Vec<usize> = (0..n).step_by(stride).collect();
+    if keep.last() != Some(&(n - 1)) {
+        keep.push(n - 1);
+    }
+    // P(X >= x_i) = (n - i) / n for the i-th smallest (ties share the first rank's value).
+    let points = keep
+        .iter()
+        .map(|&i| {
+            let first = x.partition_point(|&v| v < x[i]);
+            (x[i], (n - first) as f64 / n as f64)
+        })
+        .collect();
+    let fit = layer.fit.filter(|f| f.is_valid());
+    let (fit_line, xmin, title) = match fit {
+        Some(f) => {
+            let m = n - x.partition_point(|&v| v < f.xmin);
+            let c = m as f64 / n as f64;
+            let line = bins::log_edges(f.xmin, x[n - 1].max(f.xmin), FIT_LINE_POINTS - 1)
+                .into_iter()
+                .map(|v| (v, c * (v / f.xmin).powf(1.0 - f.alpha)))
+                .collect();
+            let title = format!(
+                "{label}: CCDF, alpha={}, {m} of {n} in the tail",
+                fmt_num(f.alpha)
+            );
+            (line, Some(f.xmin), title)
+        }
+        None => (Vec::new(), None, format!("{label}: CCDF (fit failed)")),
+    };
+    Some(Ccdf {
+        title,
+        points,
+        fit_line,
         xmin,
     })
 }
@@ -347,7 +438,38 @@ pub fn scan_curve(
         alpha: keep.iter().map(|&i| scan[i].alpha).collect(),
         chosen,
         candidates: n,
+        fit_point: None,
+        rule: None,
     })
+}
+
+/// Which rule chose a row's xmin when it is not the plain KS scan that the scan plot draws:
+/// `options` is the result's `options` object (`fit`, `small_n`), `layer` the row.
+pub fn xmin_rule(options: &serde_json::Value, layer: &LayerResult) -> Option<String> {
+    let text = |k: &str| options.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    if text("fit") == "median" {
+        return Some("xmin = median eigenvalue (fit median): not the KS minimum".into());
+    }
+    let fitted = positive(&layer.eigenvalues).len();
+    if fitted < crate::fit::SMALL_N_LIMIT && text("small_n") != "ww0755" {
+        return Some(format!(
+            "{fitted} eigenvalues < {}: xmin chosen by WeightWatcher 0.7.6's small-N rule; \
+             the curve is the plain scan",
+            crate::fit::SMALL_N_LIMIT
+        ));
+    }
+    None
+}
+
+/// Every plot of row `layer` of `result`: the fit's candidate scan computed from the stored
+/// eigenvalues, and the rule that chose xmin noted on it.
+pub fn plots_of(result: &crate::result::AnalysisResult, layer: &LayerResult) -> LayerPlots {
+    let scan = super::scan::scan_points(&layer.eigenvalues, layer.fit.as_ref());
+    let mut p = layer_plots(layer, Some(&scan));
+    if let Some(s) = p.scan.as_mut() {
+        s.rule = xmin_rule(&result.options, layer);
+    }
+    p
 }
 
 /// The randomized ESD over the real one (log10 densities on shared bins), when the result

@@ -1,5 +1,5 @@
 //! The data of the model-level plots, as pure functions of an [`AnalysisResult`]: alpha per
-//! layer in checkpoint order with the 2 and 6 bands ("correlation flow", Martin & Mahoney,
+//! layer in the result's row order with the 2 and 6 bands ("correlation flow", Martin & Mahoney,
 //! JMLR 2021, section 5), the alpha histogram, alpha_weighted and stable rank per layer.
 
 use serde::Serialize;
@@ -13,13 +13,15 @@ pub const ALPHA_LOW: f64 = 2.0;
 /// Above this alpha a layer is flagged "under-trained".
 pub const ALPHA_HIGH: f64 = 6.0;
 
-/// One per-layer series: `(row index in checkpoint order, value)` for the rows that have one.
+/// One per-layer series: `(row index, value)` for the rows that have one.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Series {
     /// Plot title.
     pub title: String,
     /// y axis label.
     pub ylabel: String,
+    /// The row labels, index = x position (the x axis is labelled with them).
+    pub names: Vec<String>,
     /// `(row index, value)` pairs; rows without a value (failed fit, error) are absent.
     pub points: Vec<(usize, f64)>,
     /// Horizontal reference lines `(label, y)`.
@@ -43,12 +45,14 @@ pub struct ModelPlots {
 
 /// Builds the model-level plot data.
 pub fn model_plots(result: &AnalysisResult) -> ModelPlots {
-    let labels = result.layers.iter().map(row_label).collect();
+    let labels: Vec<String> = result.layers.iter().map(row_label).collect();
     let valid_fit = |i: usize| {
         result.layers[i]
             .fit
             .filter(|f| f.is_valid())
             .map(|f| f.alpha)
+            // alpha = +inf (median fit of a tail of equal eigenvalues) has no place on an axis.
+            .filter(|a| a.is_finite())
     };
     let alpha_points: Vec<(usize, f64)> = (0..result.layers.len())
         .filter_map(|i| valid_fit(i).map(|a| (i, a)))
@@ -77,10 +81,10 @@ pub fn model_plots(result: &AnalysisResult) -> ModelPlots {
         ))
     };
     ModelPlots {
-        labels,
         alpha: Series {
             title: "alpha per layer (correlation flow)".into(),
             ylabel: "alpha".into(),
+            names: labels.clone(),
             points: alpha_points,
             bands: vec![
                 ("alpha = 2".into(), ALPHA_LOW),
@@ -91,14 +95,17 @@ pub fn model_plots(result: &AnalysisResult) -> ModelPlots {
         alpha_weighted: Series {
             title: "alpha_weighted per layer".into(),
             ylabel: "alpha_weighted".into(),
+            names: labels.clone(),
             points: metric(&|m| m.alpha_weighted, true),
             bands: Vec::new(),
         },
         stable_rank: Series {
             title: "stable rank per layer".into(),
             ylabel: "stable_rank".into(),
+            names: labels.clone(),
             points: metric(&|m| m.stable_rank, false),
             bands: Vec::new(),
         },
+        labels,
     }
 }

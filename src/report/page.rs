@@ -5,7 +5,7 @@
 use serde::Serialize;
 use serde_json::Value;
 
-use super::draw::{Plot, to_svg};
+use super::draw::{Plot, to_svg, to_svg_with_points};
 
 /// The page's stylesheet (inlined).
 pub const CSS: &str = include_str!("assets/report.css");
@@ -78,6 +78,35 @@ pub fn inline_svg(plot: &Plot) -> String {
             None => s,
         },
         Err(e) => format!("<p class=\"error\">plot failed: {}</p>", esc(&e)),
+    }
+}
+
+/// A plot as inline SVG whose data points carry a hover title and a link: `link(i)` gives
+/// the `(anchor, title)` of point `i` (a row index); each point gets a transparent circle
+/// `<a href="#anchor"><circle><title>title</title></circle></a>` over it.
+pub fn inline_svg_linked(plot: &Plot, link: &dyn Fn(usize) -> (String, String)) -> String {
+    let (svg, hot) = match to_svg_with_points(plot) {
+        Ok(x) => x,
+        Err(e) => return format!("<p class=\"error\">plot failed: {}</p>", esc(&e)),
+    };
+    let svg = match svg.find("<svg") {
+        Some(i) => &svg[i..],
+        None => &svg,
+    };
+    let mut spots = String::from("<g class=\"hot\">");
+    for (i, x, y) in hot {
+        let (anchor, title) = link(i);
+        spots += &format!(
+            "<a href=\"#{}\"><circle cx=\"{x}\" cy=\"{y}\" r=\"7\" fill=\"transparent\">\
+             <title>{}</title></circle></a>",
+            esc(&anchor),
+            esc(&title)
+        );
+    }
+    spots += "</g></svg>";
+    match svg.rfind("</svg>") {
+        Some(end) => format!("{}{spots}", &svg[..end]),
+        None => svg.to_string(),
     }
 }
 

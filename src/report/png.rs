@@ -3,7 +3,7 @@
 //! Names: `model_alpha.png`, `model_alpha_hist.png`, `model_alpha_weighted.png`,
 //! `model_stable_rank.png`, and per row `{stem}_{kind}.png` with the stem of
 //! [`super::layer_data::file_stem`] (`L0012_model.layers.3.mlp.weight`, `L0007s4_conv1.weight`
-//! for slice 4) and kind one of `esd_loglog`, `esd_linear`, `esd_loglin`, `ks_scan`,
+//! for slice 4) and kind one of `esd_loglog`, `esd_ccdf`, `esd_linear`, `esd_loglin`, `ks_scan`,
 //! `randomized`, `mp` (the last two only when the result has them).
 
 use std::path::{Path, PathBuf};
@@ -11,9 +11,8 @@ use std::path::{Path, PathBuf};
 use rayon::prelude::*;
 
 use super::draw::{Plot, to_png};
-use super::layer_data::{LayerPlots, layer_plots};
+use super::layer_data::{LayerPlots, plots_of};
 use super::model_data::{ModelPlots, model_plots};
-use super::scan::scan_points;
 use crate::error::{Error, Result};
 use crate::result::AnalysisResult;
 use crate::util::atomic_write;
@@ -34,6 +33,9 @@ pub fn layer_plot_list(p: &LayerPlots) -> Vec<(&'static str, Plot<'_>)> {
     let mut v = Vec::new();
     if let Some(x) = &p.loglog {
         v.push(("esd_loglog", Plot::LogLog(x)));
+    }
+    if let Some(x) = &p.ccdf {
+        v.push(("esd_ccdf", Plot::Ccdf(x)));
     }
     if let Some(x) = &p.linear {
         v.push(("esd_linear", Plot::Marked(x)));
@@ -72,8 +74,7 @@ pub fn write_pngs(result: &AnalysisResult, dir: &Path) -> Result<Vec<PathBuf>> {
         .layers
         .par_iter()
         .map(|layer| {
-            let scan = scan_points(&layer.eigenvalues, layer.fit.as_ref());
-            let plots = layer_plots(layer, Some(&scan));
+            let plots = plots_of(result, layer);
             layer_plot_list(&plots)
                 .into_iter()
                 .map(|(kind, plot)| {

@@ -1,12 +1,28 @@
-//! The terminal view: an aligned table of the main metrics, warnings highlighted when the
-//! output is a terminal, then the skipped tensors with their reasons and the model summary.
+//! The terminal view: an aligned table of the main metrics (with the `--mp-fit` and
+//! `--randomize` columns when the result has them), warnings highlighted when the output is a
+//! terminal, then the skipped tensors counted per reason (or listed) and the model summary.
 
 use std::fmt::Write;
 
-use crate::result::{AnalysisResult, LayerResult, LayerStatus};
+use super::num::fmt_num;
+use crate::result::{AnalysisResult, LayerResult, LayerStatus, SkippedTensor};
 
-/// Widest layer name shown before it is shortened in the middle.
+/// Widest layer name shown before it is shortened at the front (the end of a name, with the
+/// layer number, is what tells rows apart).
 const MAX_NAME: usize = 48;
+
+/// What the table shows.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TableOptions {
+    /// ANSI colours (pass `std::io::IsTerminal::is_terminal(&stdout)`).
+    pub color: bool,
+    /// Full names instead of names cut at the front to [`MAX_NAME`] characters.
+    pub wide: bool,
+    /// Every skipped tensor listed, instead of counts per reason.
+    pub show_skipped: bool,
+    /// Appended to the counts of skipped tensors (the binary says how to list them).
+    pub skipped_hint: &'static str,
+}
 
 /// ANSI styles, or nothing when colour is off.
 struct Style {
@@ -23,11 +39,23 @@ impl Style {
     }
 }
 
-/// Renders the result as a table for people. `color` adds ANSI colours (warnings yellow,
-/// errors red); pass `std::io::IsTerminal::is_terminal(&stdout)`.
+/// Renders the result as a table for people with the default options and `color`.
 pub fn render(result: &AnalysisResult, color: bool) -> String {
-    let style = Style { on: color };
-    let headers = [
+    render_with(
+        result,
+        &TableOptions {
+            color,
+            ..TableOptions::default()
+        },
+    )
+}
+
+/// Renders the result as a table for people (warnings yellow, errors red when coloured).
+pub fn render_with(result: &AnalysisResult, opts: &TableOptions) -> String {
+    let style = Style { on: opts.color };
+    let has_mp = result.layers.iter().any(|l| l.mp.is_some());
+    let has_rand = result.layers.iter().any(|l| l.randomized.is_some());
+    let mut headers = vec![
         "id",
         "name",
         "type",
@@ -40,22 +68,30 @@ pub fn render(result: &AnalysisResult, color: bool) -> String {
         "log_norm",
         "stable_rank",
         "lambda_max",
-        "status",
     ];
-    let mut rows: Vec<(Vec<String>, &LayerResult)> = Vec::new();
-    for l in &result.layers {
-        rows.push((cells(l), l));
+    if has_mp {
+        headers.extend(["mp_softrank", "spikes"]);
     }
+    if has_rand {
+        headers.push("rand_dist");
+    }
+    headers.push("status");
+    let rows: Vec<(Vec<String>, &LayerResult)> = result
+        .layers
+        .iter()
+        .map(|l| (cells(l, opts.wide, has_mp, has_rand), l))
+        .collect();
     let mut widths: Vec<usize> = headers.iter().map(|h| h.chars().count()).collect();
     for (c, _) in &rows {
         for (w, s) in widths.iter_mut().zip(c) {
             *w = (*w).max(s.chars().count());
         }
     }
-    // Right-align numbers, left-align text.
-    let left = [
-        false, true, true, false, false, false, false, false, false, false, false, false, true,
-    ];
+    // Right-align numbers, left-align text (name, type, status).
+    let left: Vec<bool> = headers
+        .iter()
+        .map(|h| matches!(*h, "name" | "type" | "status"))
+        .collect();
     let mut out = String::new();
     let line = |cells: &[String]| -> String {
         let mut s = String::new();
@@ -89,12 +125,12 @@ pub fn render(result: &AnalysisResult, color: bool) -> String {
         let _ = writeln!(out, "{painted}");
     }
 
-    if !result.skipped.is_empty() {
+    if !result.skipped.is_empty() && opts.show_skipped {
         let _ = writeln!(out, "\n{} tensors skipped:", result.skipped.len());
         let w = result
             .skipped
             .iter()
-            .map(|s| short(&s.name).chars().count())
+            .map(|s| shown_name(&s.name, opts.wide).chars().count())
             .max()
             .unwrap_or(0);
         for s in &result.skipped {
@@ -102,12 +138,20 @@ pub fn render(result: &AnalysisResult, color: bool) -> String {
             let _ = writeln!(
                 out,
                 "  {:<w$}  {:>5} {:<14} {}",
-                short(&s.name),
+                shown_name(&s.name, opts.wide),
                 s.dtype,
                 shape,
                 s.reason
             );
         }
+    } else if !result.skipped.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{} tensors skipped: {}{}",
+            result.skipped.len(),
+            skipped_counts(&result.skipped),
+            opts.skipped_hint
+        );
     }
 
     let errors: Vec<&LayerResult> = result
@@ -152,10 +196,59 @@ pub fn render(result: &AnalysisResult, color: bool) -> String {
     out
 }
 
-fn cells(l: &LayerResult) -> Vec<String> {
+/// Why tensors were skipped, as counts per kind of reason, most frequent first:
+/// `197 rank-1 tensors (bias/norm), 23 non-float`.
+pub fn skipped_counts(skipped: &[SkippedTensor]) -> String {
+    let mut counts: Vec<(&'static str, usize)> = Vec::new();
+    for s in skipped {
+        let kind = reason_kind(&s.reason);
+        match counts.iter_mut().find(|(k, _)| *k == kind) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((kind, 1)),
+        }
+    }
+    counts.sort_by_key(|c| std::cmp::Reverse(c.1));
+    counts
+        .iter()
+        .map(|(k, n)| format!("{n} {k}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The kind of a skip reason (the planner's reasons name their numbers; this groups them).
+fn reason_kind(reason: &str) -> &'static str {
+    if reason.starts_with("rank-1") {
+        "rank-1 (bias/norm)"
+    } else if reason.starts_with("rank-0") {
+        "scalars"
+    } else if reason.starts_with("rank-") {
+        "other ranks"
+    } else if reason.starts_with("dtype") {
+        "non-float"
+    } else if reason.starts_with("name does not match") {
+        "not matching the layers filter"
+    } else if reason.contains("< min_evals") {
+        "too few eigenvalues (< min_evals)"
+    } else if reason.contains("> max_evals") {
+        "too many eigenvalues (> max_evals)"
+    } else if reason.contains("> max_n") {
+        "larger side > max_n"
+    } else if reason.starts_with("empty") {
+        "empty"
+    } else {
+        "other"
+    }
+}
+
+/// The name as the table shows it: whole with `wide`, else cut at the front.
+fn shown_name(name: &str, wide: bool) -> String {
+    if wide { name.to_string() } else { short(name) }
+}
+
+fn cells(l: &LayerResult, wide: bool, has_mp: bool, has_rand: bool) -> Vec<String> {
     let name = match l.slice_id {
-        Some(s) => format!("{}[{}]", short(&l.name), s),
-        None => short(&l.name),
+        Some(s) => format!("{}[{}]", shown_name(&l.name, wide), s),
+        None => shown_name(&l.name, wide),
     };
     let g = |x: f64| fmt_num(x);
     let (alpha, d) = match &l.fit {
@@ -187,7 +280,7 @@ fn cells(l: &LayerResult) -> Vec<String> {
             l.status.as_str().to_string(),
         ),
     };
-    vec![
+    let mut v = vec![
         l.layer_id.to_string(),
         name,
         l.layer_type.as_str().to_string(),
@@ -200,30 +293,34 @@ fn cells(l: &LayerResult) -> Vec<String> {
         ln,
         sr,
         lm,
-        status,
-    ]
-}
-
-/// Four significant digits, switching to scientific notation for very large/small values.
-fn fmt_num(x: f64) -> String {
-    let a = x.abs();
-    if a != 0.0 && !(1e-3..1e5).contains(&a) {
-        format!("{x:.3e}")
-    } else {
-        format!("{x:.4}")
+    ];
+    if has_mp {
+        v.push(l.mp.as_ref().map_or(String::new(), |p| g(p.mp_softrank)));
+        v.push(
+            l.mp.as_ref()
+                .map_or(String::new(), |p| p.num_spikes.to_string()),
+        );
     }
+    if has_rand {
+        v.push(
+            l.randomized
+                .as_ref()
+                .map_or(String::new(), |r| g(r.rand_distance)),
+        );
+    }
+    v.push(status);
+    v
 }
 
-/// Shortens a long name in the middle so the table stays readable.
-fn short(name: &str) -> String {
+/// Shortens a long name at the front (`…layers.31.mlp.down_proj.weight`), keeping the end
+/// where the layer number and the matrix name are.
+pub fn short(name: &str) -> String {
     let n = name.chars().count();
     if n <= MAX_NAME {
         return name.to_string();
     }
-    let keep = (MAX_NAME - 1) / 2;
-    let head: String = name.chars().take(keep).collect();
-    let tail: String = name.chars().skip(n - (MAX_NAME - 1 - keep)).collect();
-    format!("{head}…{tail}")
+    let tail: String = name.chars().skip(n - (MAX_NAME - 1)).collect();
+    format!("…{tail}")
 }
 
 fn shape_str(shape: &[usize]) -> String {
@@ -236,17 +333,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn shortens_in_the_middle() {
-        let long = "model.layers.31.self_attn.rotary_emb.inv_freq.something.very.long.name";
+    fn shortens_at_the_front() {
+        let long = "encoder.block.11.layer.1.DenseReluDense.wo.something.very.long.weight";
         let s = short(long);
         assert_eq!(s.chars().count(), MAX_NAME);
-        assert!(s.starts_with("model.layers.31") && s.ends_with("long.name"));
+        assert!(s.starts_with('…') && s.ends_with("very.long.weight"), "{s}");
         assert_eq!(short("fc1.weight"), "fc1.weight");
     }
 
     #[test]
-    fn number_format() {
-        assert_eq!(fmt_num(12.345678), "12.3457");
-        assert_eq!(fmt_num(123456.0), "1.235e5");
+    fn skipped_tensors_are_counted_per_reason() {
+        let t = |reason: &str| SkippedTensor {
+            layer_id: 0,
+            name: "x".into(),
+            dtype: "F32".into(),
+            shape: vec![4],
+            reason: reason.into(),
+        };
+        let s = [
+            t("rank-1 tensor (bias/norm)"),
+            t("dtype I64 is not a float"),
+            t("rank-1 tensor (bias/norm)"),
+            t("M*rf = 4*1 = 4 < min_evals 8 (lower min_evals to analyse it)"),
+        ];
+        assert_eq!(
+            skipped_counts(&s),
+            "2 rank-1 (bias/norm), 1 non-float, 1 too few eigenvalues (< min_evals)"
+        );
     }
 }

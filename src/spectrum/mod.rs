@@ -51,16 +51,22 @@ impl Eigensolver for Lapack {
         let (mut g, k) = gram_upper(w);
         let two_stage = self.two_stage_from > 0 && k >= self.two_stage_from;
         let mut vals = symmetric_eigen(&mut g, k, false, two_stage)?;
-        for v in vals.iter_mut() {
-            if *v < 0.0 {
-                *v = 0.0;
-            }
-        }
+        clamp_nonnegative(&mut vals);
         Ok(vals)
     }
 
     fn name(&self) -> &'static str {
         "lapack-syrk-syevd"
+    }
+}
+
+/// Sets the tiny negative eigenvalues that rounding gives a positive semi-definite Gram
+/// matrix to 0 (the one clamp of the crate: METRICS.md section 2 has `lambda >= 0`).
+pub fn clamp_nonnegative(evals: &mut [f64]) {
+    for v in evals.iter_mut() {
+        if *v < 0.0 {
+            *v = 0.0;
+        }
     }
 }
 

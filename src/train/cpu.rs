@@ -1,10 +1,16 @@
-//! The CPU reference backend: the same f32 step as the wgpu backend (see [`super::backend`]),
-//! with matrix products through single-precision BLAS (`sgemm`, system OpenBLAS). All buffers
-//! are allocated once, for the largest batch.
+//! The CPU reference backend: any [`Net`] through [`CpuNet`] (layer kernels in
+//! [`super::cpu_ops`]); for an MLP the same f32 step as the wgpu backend (see
+//! [`super::backend`]), with matrix products through single-precision BLAS (`sgemm`, system
+//! OpenBLAS). All buffers are allocated once, for the largest batch.
 
-use super::backend::{Backend, Eval, GramSide, Optimizer, PenaltySpectrum, Split, StepParams};
+use super::backend::{
+    Backend, Eval, GramSide, Optimizer, PenaltySpectrum, SlicePenalty, Split, StepParams,
+};
+use super::cpu_ops::CpuNet;
 use super::data::Dataset;
 use super::model::Mlp;
+use super::net::{Net, WeightView};
+use super::spectral::Assembly;
 use crate::error::{Error, Result};
 
 /// Row-major `C (m x n) = alpha op(A) op(B) + beta C`, `op(A)` is `m x k`. `ta`: A is stored
@@ -49,7 +55,7 @@ pub fn gemm(
 }
 
 /// Softmax cross-entropy of one row of logits: returns (loss, argmax) and writes
-/// `(softmax - onehot) * scale` into `dz`. Same formula as `loss.wgsl`.
+/// `(softmax - onehot) * scale` into `dz`. Same formula as `gpu/softmax_xent.wgsl`.
 pub fn softmax_xent_row(z: &[f32], y: usize, scale: f32, dz: &mut [f32]) -> (f32, usize) {
     let mut m = z[0];
     let mut arg = 0;
@@ -71,54 +77,6 @@ pub fn softmax_xent_row(z: &[f32], y: usize, scale: f32, dz: &mut [f32]) -> (f32
     (loss, arg)
 }
 
-struct Param {
-    w: Vec<f32>,
-    grad: Vec<f32>,
-    m1: Vec<f32>,
-    m2: Vec<f32>,
-    trainable: bool,
-}
-
-impl Param {
-    fn new(w: Vec<f32>, trainable: bool) -> Param {
-        let n = w.len();
-        Param {
-            w,
-            grad: vec![0.0; n],
-            m1: vec![0.0; n],
-            m2: vec![0.0; n],
-            trainable,
-        }
-    }
-
-    fn update(&mut self, opt: Optimizer, p: &StepParams) {
-        if !self.trainable {
-            return;
-        }
-        match opt {
-            Optimizer::Sgd { momentum } => {
-                for i in 0..self.w.len() {
-                    let g = self.grad[i] + p.weight_decay * self.w[i];
-                    let v = momentum * self.m1[i] + g;
-                    self.m1[i] = v;
-                    self.w[i] -= p.lr * v;
-                }
-            }
-            Optimizer::Adam { beta1, beta2, eps } => {
-                let (bc1, bc2) = adam_corrections(beta1, beta2, p.t);
-                for i in 0..self.w.len() {
-                    let g = self.grad[i] + p.weight_decay * self.w[i];
-                    let m = beta1 * self.m1[i] + (1.0 - beta1) * g;
-                    let v = beta2 * self.m2[i] + (1.0 - beta2) * g * g;
-                    self.m1[i] = m;
-                    self.m2[i] = v;
-                    self.w[i] -= p.lr * (m / bc1) / ((v / bc2).sqrt() + eps);
-                }
-            }
-        }
-    }
-}
-
 /// Adam's bias corrections `1 - beta^t`, computed in f64 and rounded once (both backends).
 pub fn adam_corrections(beta1: f32, beta2: f32, t: u64) -> (f32, f32) {
     let t = t.max(1) as i32;
@@ -128,27 +86,25 @@ pub fn adam_corrections(beta1: f32, beta2: f32, t: u64) -> (f32, f32) {
     )
 }
 
-/// CPU reference backend.
+/// A penalty matrix assembled at a refresh: `M = V diag(g) V^T` with its spectrum.
+type Assembled = (PenaltySpectrum, Vec<f32>);
+
+/// CPU reference backend: any [`Net`] through [`CpuNet`].
 pub struct CpuBackend {
-    dims: Vec<usize>,
-    weights: Vec<Param>,
-    biases: Vec<Param>,
+    net: CpuNet,
+    /// Parameter index and `(rows, cols)` of every penalised weight.
+    penalised: Vec<(usize, WeightView)>,
     opt: Optimizer,
     train: Dataset,
     test: Option<Dataset>,
-    max_batch: usize,
-    /// Activations a[0..=L] (a[0] is the input batch), each max_batch x dims[l].
-    acts: Vec<Vec<f32>>,
-    /// dz for layers 0..L, each max_batch x dims[l+1].
-    dz: Vec<Vec<f32>>,
-    penalty: Vec<Option<(PenaltySpectrum, Vec<f32>)>>,
+    dense: Vec<Option<Assembly>>,
+    slices: Vec<Vec<((usize, usize), Assembled)>>,
     scratch: Vec<f32>,
     stats: Vec<(f32, u32)>,
 }
 
 impl CpuBackend {
-    /// Takes the model's parameters; `max_batch` bounds the batch size of steps and
-    /// evaluation chunks.
+    /// An MLP backend (see [`CpuBackend::from_net`]).
     pub fn new(
         model: &Mlp,
         train: Dataset,
@@ -156,74 +112,161 @@ impl CpuBackend {
         opt: Optimizer,
         max_batch: usize,
     ) -> Result<CpuBackend> {
-        super::backend::check_fit(model, &train, test.as_ref())?;
-        let dims = model.dims();
-        let max_batch = max_batch.max(1);
-        let mut weights = Vec::new();
-        let mut biases = Vec::new();
-        for l in &model.layers {
-            let l = l.as_linear();
-            weights.push(Param::new(l.weight.clone(), true));
-            biases.push(Param::new(l.bias.clone(), l.bias_name.is_some()));
-        }
+        Self::from_net(&Net::from_mlp(model), train, test, opt, max_batch, 0)
+    }
+
+    /// Takes the network's parameters; `max_batch` bounds the batch size of steps and
+    /// evaluation chunks; `seed` seeds dropout masks.
+    pub fn from_net(
+        net: &Net,
+        train: Dataset,
+        test: Option<Dataset>,
+        opt: Optimizer,
+        max_batch: usize,
+        seed: u64,
+    ) -> Result<CpuBackend> {
+        let cpu = CpuNet::new(net, max_batch, seed)?;
+        super::backend::check_fit_dims(cpu.input_len(), cpu.classes(), &train, test.as_ref())?;
+        let penalised: Vec<(usize, WeightView)> = net
+            .penalised_weights(false)
+            .into_iter()
+            .map(|p| (p.param, p.view))
+            .collect();
         Ok(CpuBackend {
-            acts: dims.iter().map(|&d| vec![0.0; max_batch * d]).collect(),
-            dz: dims[1..]
-                .iter()
-                .map(|&d| vec![0.0; max_batch * d])
-                .collect(),
-            penalty: vec![None; model.layers.len()],
+            dense: vec![None; penalised.len()],
+            slices: vec![Vec::new(); penalised.len()],
+            penalised,
+            net: cpu,
             scratch: Vec::new(),
             stats: Vec::new(),
-            dims,
-            weights,
-            biases,
             opt,
             train,
             test,
-            max_batch,
         })
     }
 
-    /// Forward pass of `b` rows already in `acts[0]`.
-    fn forward(&mut self, b: usize) {
-        let nl = self.weights.len();
-        for l in 0..nl {
-            let (din, dout) = (self.dims[l], self.dims[l + 1]);
-            let (lo, hi) = self.acts.split_at_mut(l + 1);
-            let (x, out) = (&lo[l][..b * din], &mut hi[0][..b * dout]);
-            let bias = &self.biases[l].w;
-            for r in 0..b {
-                out[r * dout..(r + 1) * dout].copy_from_slice(bias);
-            }
-            gemm(
-                false,
-                true,
-                b,
-                dout,
-                din,
-                1.0,
-                x,
-                &self.weights[l].w,
-                1.0,
-                out,
-            );
-            if l + 1 < nl {
-                for v in out.iter_mut() {
-                    *v = v.max(0.0);
-                }
-            }
-        }
-    }
-
     fn load_rows(&mut self, data: Split, rows: &[u32]) {
-        let d = self.dims[0];
+        let d = self.net.input_len();
         let src = match data {
             Split::Train => &self.train,
             Split::Test => self.test.as_ref().expect("checked by caller"),
         };
+        let input = self.net.input_mut();
         for (r, &i) in rows.iter().enumerate() {
-            self.acts[0][r * d..(r + 1) * d].copy_from_slice(src.row(i as usize));
+            input[r * d..(r + 1) * d].copy_from_slice(src.row(i as usize));
+        }
+    }
+
+    fn split_len(&self, split: Split) -> Result<usize> {
+        match split {
+            Split::Train => Ok(self.train.len()),
+            Split::Test => match &self.test {
+                Some(t) => Ok(t.len()),
+                None => Err(Error::InvalidArgument("no test set registered".into())),
+            },
+        }
+    }
+
+    /// Eval-mode forward of rows `start..start + b` of a data set.
+    fn forward_rows(&mut self, split: Split, start: usize, b: usize) -> Result<()> {
+        let rows: Vec<u32> = (start as u32..(start + b) as u32).collect();
+        self.load_rows(split, &rows);
+        self.net.forward(b, false)
+    }
+
+    /// Train-mode mean loss of the first `n` rows of a data set as one batch (batch-norm
+    /// statistics of those rows), without a step. Running statistics are updated as in
+    /// PyTorch's train-mode forward.
+    pub fn train_mode_loss(&mut self, split: Split, n: usize) -> Result<f64> {
+        let n = n.min(self.split_len(split)?);
+        let rows: Vec<u32> = (0..n as u32).collect();
+        self.load_rows(split, &rows);
+        self.net.forward(n, true)?;
+        let labels = self.labels(split);
+        let c = self.net.classes();
+        let mut dz = vec![0.0f32; c];
+        let out = self.net.output(n);
+        let mut loss = 0.0f64;
+        for r in 0..n {
+            loss += softmax_xent_row(&out[r * c..(r + 1) * c], labels[r] as usize, 0.0, &mut dz).0
+                as f64;
+        }
+        Ok(loss / n.max(1) as f64)
+    }
+
+    fn labels(&self, split: Split) -> &[u32] {
+        match split {
+            Split::Train => &self.train.y,
+            Split::Test => &self.test.as_ref().expect("checked").y,
+        }
+    }
+
+    /// Adds every set penalty's gradient to its weight's gradient.
+    fn add_penalties(&mut self) -> Result<()> {
+        for (k, &(p, view)) in self.penalised.iter().enumerate() {
+            let ps = &mut self.net.params[p];
+            if let Some(a) = &mut self.dense[k] {
+                let rows = view_rows(view);
+                let cols = ps.w.len() / rows;
+                a.add_gradient(&ps.w, rows, cols, &mut ps.grad)?;
+            }
+            if let WeightView::ConvSlices { out, inp, kh, kw } = view {
+                for (ij, (sp, m)) in &self.slices[k] {
+                    let shape = [out, inp, kh, kw];
+                    add_slice_penalty(&ps.w, &mut ps.grad, shape, *ij, sp, m, &mut self.scratch);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn penalised(&self, weight: usize) -> Result<(usize, WeightView)> {
+        self.penalised.get(weight).copied().ok_or_else(|| {
+            Error::InvalidArgument(format!(
+                "no penalised weight {weight} (the network has {})",
+                self.penalised.len()
+            ))
+        })
+    }
+}
+
+/// Rows of a weight's matrix view (output features or channels).
+fn view_rows(view: WeightView) -> usize {
+    match view {
+        WeightView::Dense { out, .. }
+        | WeightView::ConvSlices { out, .. }
+        | WeightView::ConvFlatten { out, .. } => out,
+    }
+}
+
+/// `dW[:, :, i, j] += c W_ij M` (right side, `M` is `in x in`) or `c M W_ij` (left, `out x
+/// out`) for the slice `W_ij = W[:, :, i, j]` of a `[out, in, kh, kw]` weight.
+pub fn add_slice_penalty(
+    w: &[f32],
+    grad: &mut [f32],
+    shape: [usize; 4],
+    (i, j): (usize, usize),
+    sp: &PenaltySpectrum,
+    m: &[f32],
+    scratch: &mut Vec<f32>,
+) {
+    let [out, inp, kh, kw] = shape;
+    let at = |o: usize, c: usize| ((o * inp + c) * kh + i) * kw + j;
+    scratch.clear();
+    scratch.resize(2 * out * inp, 0.0);
+    let (wij, g) = scratch.split_at_mut(out * inp);
+    for o in 0..out {
+        for c in 0..inp {
+            wij[o * inp + c] = w[at(o, c)];
+        }
+    }
+    match sp.side {
+        GramSide::Right => gemm(false, false, out, inp, inp, sp.coef, wij, m, 0.0, g),
+        GramSide::Left => gemm(false, false, out, inp, out, sp.coef, m, wij, 0.0, g),
+    }
+    for o in 0..out {
+        for c in 0..inp {
+            grad[at(o, c)] += g[o * inp + c];
         }
     }
 }
@@ -235,86 +278,38 @@ impl Backend for CpuBackend {
 
     fn train_step(&mut self, batch: &[u32], slot: usize, p: &StepParams) -> Result<()> {
         let b = batch.len();
-        if b == 0 || b > self.max_batch {
+        if b == 0 || b > self.net.max_batch() {
             return Err(Error::InvalidArgument(format!(
                 "batch of {b} (maximum {})",
-                self.max_batch
+                self.net.max_batch()
             )));
         }
+        if let Some(&bad) = batch.iter().find(|&&i| i as usize >= self.train.len()) {
+            return Err(Error::InvalidArgument(format!("sample {bad} out of range")));
+        }
         self.load_rows(Split::Train, batch);
-        self.forward(b);
-        let nl = self.weights.len();
-        let classes = self.dims[nl];
-        // Loss and dz of the last layer; the batch loss is summed in row order in f32.
-        let mut loss_sum = 0.0f32;
-        let mut correct = 0u32;
+        self.net.forward(b, true)?;
+        let classes = self.net.classes();
+        // Loss and logit gradient; the batch loss is summed in row order in f32.
+        let z = self.net.output(b).to_vec();
+        let mut dz = vec![0.0f32; b * classes];
+        let (mut loss_sum, mut correct) = (0.0f32, 0u32);
         for (r, &i) in batch.iter().enumerate() {
             let y = self.train.y[i as usize] as usize;
-            let z = &self.acts[nl][r * classes..(r + 1) * classes];
-            let dz = &mut self.dz[nl - 1][r * classes..(r + 1) * classes];
-            let (loss, arg) = softmax_xent_row(z, y, 1.0 / b as f32, dz);
+            let rows = r * classes..(r + 1) * classes;
+            let (loss, arg) = softmax_xent_row(&z[rows.clone()], y, 1.0 / b as f32, &mut dz[rows]);
             loss_sum += loss;
             correct += (arg == y) as u32;
         }
+        self.net.output_grad_mut(b).copy_from_slice(&dz);
         if self.stats.len() <= slot {
             self.stats.resize(slot + 1, (0.0, 0));
         }
         self.stats[slot] = (loss_sum / b as f32, correct);
-        // Backward.
-        for l in (0..nl).rev() {
-            let (din, dout) = (self.dims[l], self.dims[l + 1]);
-            let dz = &self.dz[l][..b * dout];
-            gemm(
-                true,
-                false,
-                dout,
-                din,
-                b,
-                1.0,
-                dz,
-                &self.acts[l][..b * din],
-                0.0,
-                &mut self.weights[l].grad,
-            );
-            let gb = &mut self.biases[l].grad;
-            gb.fill(0.0);
-            for r in 0..b {
-                for (g, &d) in gb.iter_mut().zip(&dz[r * dout..(r + 1) * dout]) {
-                    *g += d;
-                }
-            }
-            if l > 0 {
-                let (lo, hi) = self.dz.split_at_mut(l);
-                let prev = &mut lo[l - 1][..b * din];
-                gemm(
-                    false,
-                    false,
-                    b,
-                    din,
-                    dout,
-                    1.0,
-                    &hi[0][..b * dout],
-                    &self.weights[l].w,
-                    0.0,
-                    prev,
-                );
-                for (d, &a) in prev.iter_mut().zip(&self.acts[l][..b * din]) {
-                    if a <= 0.0 {
-                        *d = 0.0;
-                    }
-                }
-            }
-            if let Some((ps, m)) = &self.penalty[l] {
-                let Param { w, grad, .. } = &mut self.weights[l];
-                match ps.side {
-                    GramSide::Right => gemm(false, false, dout, din, din, ps.coef, w, m, 1.0, grad),
-                    GramSide::Left => gemm(false, false, dout, din, dout, ps.coef, m, w, 1.0, grad),
-                }
-            }
-        }
-        for l in 0..nl {
-            self.weights[l].update(self.opt, p);
-            self.biases[l].update(self.opt, p);
+        self.net.backward(b)?;
+        self.add_penalties()?;
+        for ps in &mut self.net.params {
+            ps.update(self.opt, p);
         }
         Ok(())
     }
@@ -326,31 +321,20 @@ impl Backend for CpuBackend {
     }
 
     fn evaluate(&mut self, split: Split) -> Result<Eval> {
-        let n = match split {
-            Split::Train => self.train.len(),
-            Split::Test => match &self.test {
-                Some(t) => t.len(),
-                None => return Err(Error::InvalidArgument("no test set registered".into())),
-            },
-        };
-        let nl = self.weights.len();
-        let classes = self.dims[nl];
+        let n = self.split_len(split)?;
+        let classes = self.net.classes();
         let (mut loss, mut correct) = (0.0f64, 0usize);
         let mut dz = vec![0.0f32; classes];
         let mut start = 0;
         while start < n {
-            let b = self.max_batch.min(n - start);
-            let rows: Vec<u32> = (start as u32..(start + b) as u32).collect();
-            self.load_rows(split, &rows);
-            self.forward(b);
-            let labels = match split {
-                Split::Train => &self.train.y,
-                Split::Test => &self.test.as_ref().expect("checked").y,
-            };
+            let b = self.net.max_batch().min(n - start);
+            self.forward_rows(split, start, b)?;
+            let labels = self.labels(split);
+            let out = self.net.output(b);
             for r in 0..b {
                 let y = labels[start + r] as usize;
-                let z = &self.acts[nl][r * classes..(r + 1) * classes];
-                let (l, arg) = softmax_xent_row(z, y, 0.0, &mut dz);
+                let (l, arg) =
+                    softmax_xent_row(&out[r * classes..(r + 1) * classes], y, 0.0, &mut dz);
                 loss += l as f64;
                 correct += (arg == y) as usize;
             }
@@ -362,37 +346,90 @@ impl Backend for CpuBackend {
         })
     }
 
-    fn set_penalty(&mut self, layer: usize, spectrum: Option<&PenaltySpectrum>) -> Result<()> {
-        let slot = self
-            .penalty
-            .get_mut(layer)
-            .ok_or_else(|| Error::InvalidArgument(format!("no layer {layer}")))?;
-        *slot = match spectrum {
+    fn set_penalty(&mut self, weight: usize, spectrum: Option<&PenaltySpectrum>) -> Result<()> {
+        let (p, view) = self.penalised(weight)?;
+        self.dense[weight] = match spectrum {
             None => None,
             Some(ps) => {
-                let m = assemble_m(ps, &mut self.scratch);
-                Some((ps.clone(), m))
+                let rows = view_rows(view);
+                let cols = self.net.params[p].w.len() / rows;
+                let want = match ps.side {
+                    GramSide::Right => cols,
+                    GramSide::Left => rows,
+                };
+                if ps.n != want || ps.vectors.len() != ps.n * ps.n || ps.g.len() != ps.n {
+                    return Err(Error::InvalidArgument(format!(
+                        "penalty spectrum of order {} ({:?}) for '{}' seen as {rows} x {cols}",
+                        ps.n, ps.side, self.net.net.params[p].name
+                    )));
+                }
+                Some(Assembly::new(ps)?)
             }
         };
         Ok(())
     }
 
-    fn read_model(&mut self, model: &mut Mlp) -> Result<()> {
-        for (l, layer) in model.layers.iter_mut().enumerate() {
-            let lin = layer.as_linear_mut();
-            lin.weight.copy_from_slice(&self.weights[l].w);
-            lin.bias.copy_from_slice(&self.biases[l].w);
+    fn set_slice_penalties(&mut self, weight: usize, slices: &[SlicePenalty]) -> Result<()> {
+        let (p, view) = self.penalised(weight)?;
+        let WeightView::ConvSlices { out, inp, kh, kw } = view else {
+            if slices.is_empty() {
+                return Ok(());
+            }
+            return Err(Error::InvalidArgument(format!(
+                "'{}' is not a convolution weight: no slice penalties",
+                self.net.net.params[p].name
+            )));
+        };
+        let mut set = Vec::with_capacity(slices.len());
+        for s in slices {
+            let ps = &s.spectrum;
+            let want = match ps.side {
+                GramSide::Right => inp,
+                GramSide::Left => out,
+            };
+            if s.slice.0 >= kh
+                || s.slice.1 >= kw
+                || ps.n != want
+                || ps.vectors.len() != ps.n * ps.n
+                || ps.g.len() != ps.n
+            {
+                return Err(Error::InvalidArgument(format!(
+                    "slice {:?} penalty of order {} ({:?}) for '{}' of shape [{out}, {inp}, {kh}, {kw}]",
+                    s.slice, ps.n, ps.side, self.net.net.params[p].name
+                )));
+            }
+            set.push((s.slice, (ps.clone(), assemble_m(ps, &mut self.scratch))));
         }
+        self.slices[weight] = set;
         Ok(())
     }
 
-    fn read_weight(&mut self, layer: usize) -> Result<Vec<f32>> {
-        Ok(self.weights[layer].w.clone())
+    fn read_net(&mut self, net: &mut Net) -> Result<()> {
+        self.net.write_back(net)
+    }
+
+    fn read_weight(&mut self, weight: usize) -> Result<Vec<f32>> {
+        let (p, _) = self.penalised(weight)?;
+        Ok(self.net.params[p].w.clone())
+    }
+
+    fn logits(&mut self, split: Split, n: usize) -> Result<Vec<f32>> {
+        let n = n.min(self.split_len(split)?);
+        let mut out = Vec::with_capacity(n * self.net.classes());
+        let mut start = 0;
+        while start < n {
+            let b = self.net.max_batch().min(n - start);
+            self.forward_rows(split, start, b)?;
+            out.extend_from_slice(self.net.output(b));
+            start += b;
+        }
+        Ok(out)
     }
 }
 
-/// `M = V diag(g) V^T` in f32, the same two products as `penalty.wgsl`: first the columns of
-/// `V` are scaled by `g`, then one `gemm` with `V^T`.
+/// `M = V diag(g) V^T` in f32, the same two products as the GPU path (`gpu/penalty_scale.wgsl`
+/// then `gpu/matmul.wgsl`): first the columns of `V` are scaled by `g`, then one `gemm` with
+/// `V^T`.
 pub fn assemble_m(ps: &PenaltySpectrum, scratch: &mut Vec<f32>) -> Vec<f32> {
     let n = ps.n;
     scratch.clear();
@@ -400,4 +437,63 @@ pub fn assemble_m(ps: &PenaltySpectrum, scratch: &mut Vec<f32>) -> Vec<f32> {
     let mut m = vec![0.0f32; n * n];
     gemm(false, true, n, n, n, 1.0, scratch, &ps.vectors, 0.0, &mut m);
     m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::train::cpu_ops::testing::rand_vec;
+
+    /// The slice penalty adds `c W_ij M` (right) / `c M W_ij` (left) to exactly the entries of
+    /// slice `(i, j)`, computed here in f64 from the definition.
+    #[test]
+    fn slice_penalty_touches_only_its_slice() {
+        let (out, inp, kh, kw) = (3, 4, 2, 3);
+        let w = rand_vec(out * inp * kh * kw, 1);
+        for (side, n) in [(GramSide::Right, inp), (GramSide::Left, out)] {
+            let m = rand_vec(n * n, 2);
+            let sp = PenaltySpectrum {
+                side,
+                n,
+                vectors: vec![0.0; n * n],
+                g: vec![0.0; n],
+                coef: 2.0,
+                hold: false,
+            };
+            let mut grad = vec![0.5f32; w.len()];
+            let mut scratch = Vec::new();
+            add_slice_penalty(
+                &w,
+                &mut grad,
+                [out, inp, kh, kw],
+                (1, 2),
+                &sp,
+                &m,
+                &mut scratch,
+            );
+            let at = |o: usize, c: usize, i: usize, j: usize| ((o * inp + c) * kh + i) * kw + j;
+            for o in 0..out {
+                for c in 0..inp {
+                    for i in 0..kh {
+                        for j in 0..kw {
+                            let want = if (i, j) == (1, 2) {
+                                let s: f64 = match side {
+                                    GramSide::Right => (0..inp)
+                                        .map(|k| w[at(o, k, 1, 2)] as f64 * m[k * inp + c] as f64)
+                                        .sum(),
+                                    GramSide::Left => (0..out)
+                                        .map(|k| m[o * out + k] as f64 * w[at(k, c, 1, 2)] as f64)
+                                        .sum(),
+                                };
+                                0.5 + 2.0 * s
+                            } else {
+                                0.5
+                            };
+                            assert!((grad[at(o, c, i, j)] as f64 - want).abs() < 1e-5);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

@@ -4,9 +4,11 @@
 //! on request, e.g. in CI) or `cpu`.
 
 use super::backend::{Backend, Optimizer};
+#[cfg(doc)]
 use super::cpu::CpuBackend;
 use super::data::Dataset;
 use super::model::Mlp;
+use super::net::Net;
 use crate::error::{Error, Result};
 
 /// The `--device` choice.
@@ -38,6 +40,22 @@ impl std::str::FromStr for DeviceChoice {
     }
 }
 
+/// Opens a training backend on a device. `train` declares it and never names the GPU code:
+/// the implementation for [`DeviceChoice`] lives in the `gpu` module (`open.rs`) (it needs both the wgpu
+/// backend and [`CpuBackend`]), so the module dependency stays one-way, gpu -> train.
+pub trait OpenBackend {
+    /// Builds the backend holding network `net` and the data sets (`seed`: dropout masks).
+    fn open(
+        &self,
+        net: &Net,
+        train: Dataset,
+        test: Option<Dataset>,
+        opt: Optimizer,
+        max_batch: usize,
+        seed: u64,
+    ) -> Result<Box<dyn Backend>>;
+}
+
 /// Builds the backend for `choice`, holding `model`'s parameters and the data sets.
 pub fn open_backend(
     choice: DeviceChoice,
@@ -47,26 +65,18 @@ pub fn open_backend(
     opt: Optimizer,
     max_batch: usize,
 ) -> Result<Box<dyn Backend>> {
-    let ctx = match choice {
-        DeviceChoice::Cpu => None,
-        DeviceChoice::Auto => crate::gpu::GpuContext::open(false)?,
-        DeviceChoice::Gpu => Some(crate::gpu::GpuContext::open(false)?.ok_or_else(|| {
-            Error::InvalidArgument(
-                "no hardware GPU adapter found through wgpu (Vulkan/Metal/DX12); \
-                 use --device software-gpu for a software driver or --device cpu"
-                    .into(),
-            )
-        })?),
-        DeviceChoice::SoftwareGpu => {
-            Some(crate::gpu::GpuContext::open(true)?.ok_or_else(|| {
-                Error::InvalidArgument("no wgpu adapter at all, not even a software one".into())
-            })?)
-        }
-    };
-    Ok(match ctx {
-        Some(ctx) => Box::new(crate::gpu::GpuBackend::new(
-            ctx, model, train, test, opt, max_batch,
-        )?),
-        None => Box::new(CpuBackend::new(model, train, test, opt, max_batch)?),
-    })
+    choice.open(&Net::from_mlp(model), train, test, opt, max_batch, 0)
+}
+
+/// Builds the backend for `choice` holding network `net` (`seed`: dropout masks).
+pub fn open_net_backend(
+    choice: DeviceChoice,
+    net: &Net,
+    train: Dataset,
+    test: Option<Dataset>,
+    opt: Optimizer,
+    max_batch: usize,
+    seed: u64,
+) -> Result<Box<dyn Backend>> {
+    choice.open(net, train, test, opt, max_batch, seed)
 }

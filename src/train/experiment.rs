@@ -10,10 +10,12 @@ use serde::Serialize;
 
 use super::backend::Eval;
 use super::data::Dataset;
-use super::device::{DeviceChoice, open_backend};
-use super::model::Mlp;
+use super::device::{DeviceChoice, open_net_backend};
+use super::net::Net;
 use super::penalty::LayerPenalties;
-use super::trainer::{History, Progress, SpectralPenalty, TrainConfig, train};
+use super::trainer::{
+    History, PenaltyTarget, Progress, SpectralPenalty, TrainConfig, train_targets,
+};
 use crate::error::Result;
 use crate::regularize::{Penalty, Regularizer, SpectralNormParams};
 use crate::result::AnalysisResult;
@@ -101,9 +103,8 @@ pub struct CompareReport {
     pub baseline: Baseline,
     /// Baseline run, then regularized run.
     pub runs: Vec<RunReport>,
-    /// Per-epoch time of the regularized run over the baseline's, minus one (same device,
-    /// same process): the penalty's share of step time, all costs included, is
-    /// `penalty_overhead / (1 + penalty_overhead)`.
+    /// Seconds per step of the regularized run over the baseline's, minus one (same device,
+    /// same process, all costs included; the goal of the default policy is <= 0.25).
     pub penalty_overhead: f64,
     /// Per layer, before and after.
     pub layers: Vec<LayerChange>,
@@ -123,39 +124,53 @@ pub fn layer_numbers(r: &AnalysisResult, name: &str) -> Option<LayerNumbers> {
     })
 }
 
-/// Runs one fine-tuning run from `model`. Returns the trained model and its report.
+/// The weights the penalty acts on, each through its view: Linear weights as they are;
+/// convolutions in WeightWatcher's slice view (pooled, halved eigenvalues, gradient to every
+/// slice) or, with `flatten`, as one `out x (in kh kw)` matrix; depthwise convolutions are
+/// left out (their slices have one eigenvalue each), as `analyze` leaves them out.
+pub fn penalty_targets(net: &Net, flatten: bool) -> Vec<PenaltyTarget> {
+    net.penalised_weights(flatten)
+        .into_iter()
+        .enumerate()
+        .filter(|(_, p)| !p.depthwise)
+        .map(|(weight, p)| PenaltyTarget {
+            weight,
+            view: p.view,
+        })
+        .collect()
+}
+
+/// Runs one fine-tuning run from `model` (penalty on [`penalty_targets`]). Returns the
+/// trained network and its report.
 #[allow(clippy::too_many_arguments)]
 pub fn run_one(
     name: &str,
     device: DeviceChoice,
-    model: &Mlp,
+    model: &Net,
     train_set: &Dataset,
     test_set: &Dataset,
     cfg: &TrainConfig,
     penalty: Option<Regularizer>,
+    conv_flatten: bool,
     on: &mut dyn FnMut(Progress<'_>),
-) -> Result<(Mlp, RunReport)> {
+) -> Result<(Net, RunReport)> {
     let has_test = !test_set.is_empty();
-    let mut backend = open_backend(
+    let mut backend = open_net_backend(
         device,
         model,
         train_set.clone(),
         has_test.then(|| test_set.clone()),
         cfg.optimizer,
         cfg.batch_size,
+        cfg.seed,
     )?;
     let mut pen = match penalty {
         Some(r) => Some(LayerPenalties::new(r)?),
         None => None,
     };
-    let shapes: Vec<(usize, usize)> = model
-        .layers
-        .iter()
-        .map(|l| (l.as_linear().out_dim, l.as_linear().in_dim))
-        .collect();
-    let history = train(
+    let history = train_targets(
         backend.as_mut(),
-        &shapes,
+        &penalty_targets(model, conv_flatten),
         train_set.len(),
         has_test,
         cfg,
@@ -163,7 +178,7 @@ pub fn run_one(
         on,
     )?;
     let mut out = model.clone();
-    backend.read_model(&mut out)?;
+    backend.read_net(&mut out)?;
     let secs: f64 = history.epochs.iter().map(|e| e.seconds).sum();
     let refresh: f64 = history
         .epochs

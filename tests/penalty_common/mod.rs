@@ -6,9 +6,8 @@ use htdiag::regularize::{
     FrechetParams, LayerState, Penalty, PowerLawParams, PriorExponent, Regularizer,
     SpectralNormParams, StableRankParams, WeightedAlphaParams,
 };
-use htdiag::train::backend::PenaltySpectrum;
 use htdiag::train::penalty::LayerPenalties;
-use htdiag::train::spectral::decompose;
+use htdiag::train::spectral::{decompose_f32, penalty_spectrum};
 use htdiag::train::{Backend, Dataset, Mlp, SpectralPenalty, StepParams};
 
 /// Every penalty the trainer offers, with weights that give gradients of a testable size.
@@ -61,20 +60,11 @@ pub fn check(reg: &Regularizer, make: &mut dyn FnMut(&Mlp, Dataset) -> Box<dyn B
     let mut refs = Vec::new();
     for (l, layer) in model.layers.iter().enumerate() {
         let lin = layer.as_linear();
-        let s = decompose(&lin.weight, lin.out_dim, lin.in_dim).unwrap();
-        lp.start(l, &s.eigenvalues).unwrap();
-        let (_, g) = lp.spectral(l, &s.eigenvalues, 0).unwrap();
-        pen.set_penalty(
-            l,
-            Some(&PenaltySpectrum {
-                side: s.side,
-                n: s.n,
-                vectors: s.vectors.iter().map(|&v| v as f32).collect(),
-                g: g.iter().map(|&v| v as f32).collect(),
-                coef: 2.0,
-            }),
-        )
-        .unwrap();
+        let s = decompose_f32(&lin.weight, lin.out_dim, lin.in_dim).unwrap();
+        lp.start(l, &s.evals).unwrap();
+        let (_, g) = lp.spectral(l, &s.evals, 0).unwrap();
+        pen.set_penalty(l, Some(&penalty_spectrum(&s, &g, 2.0)))
+            .unwrap();
         let w: Vec<f64> = lin.weight.iter().map(|&v| v as f64).collect();
         let mut state = LayerState::new(&w, lin.out_dim, lin.in_dim).unwrap();
         let (_, grad) = reg

@@ -4,14 +4,33 @@ use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use clap::ValueEnum;
-use htdiag::analyze::{AnalyzeOptions, Observer, analyze};
+use htdiag::analyze::{AnalyzeOptions, analyze};
 use htdiag::checkpoint::Checkpoint;
 use htdiag::fit::{FitMethod, FitOptions, FixFingers, SmallN};
 use htdiag::plan::PlanOptions;
-use htdiag::result::{AnalysisResult, LayerResult};
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use htdiag::report::order::{RowOrder, sort_rows};
+use htdiag::report::table::TableOptions;
+use htdiag::result::AnalysisResult;
+
+use crate::exit::Usage;
+use crate::output::{self, Written};
+use crate::progress::Progress;
+
+/// `htdiag analyze --help`'s examples, then the exit statuses.
+fn after_help() -> String {
+    format!("{EXAMPLES}\n\n{}", crate::exit::EXIT_HELP)
+}
+
+/// Examples of `htdiag analyze`.
+const EXAMPLES: &str = "Examples:
+  htdiag analyze model.safetensors --json result.json --csv result.csv
+  htdiag analyze model.safetensors --report report.html --png-dir plots/
+  htdiag analyze model.safetensors --csv - -q | column -s, -t    (CSV on stdout)
+  htdiag analyze llama/ --max-n 200000 --layers 'mlp|self_attn' --threads 8
+  htdiag analyze resnet.safetensors --per-slice --mp-fit --randomize --seed 7
+  htdiag analyze llama/ --out run/ --resume --json llama.json  (resumable)";
 
 /// The demo checkpoint shipped with htdiag (an MLP trained on MNIST; see assets/README.md).
 const DEMO: &[u8] = include_bytes!("../../../assets/mnist-mlp.safetensors");
@@ -22,21 +41,20 @@ const DEMO: &[u8] = include_bytes!("../../../assets/mnist-mlp.safetensors");
 /// PATH is a .safetensors file, a folder with model.safetensors.index.json (shards), or a
 /// folder of .safetensors files. Without PATH, the demo checkpoint shipped with htdiag (an MLP
 /// trained on MNIST) is analysed.
-///
-/// Examples:
-///   htdiag analyze model.safetensors --json result.json --csv result.csv
-///   htdiag analyze llama/ --max-n 200000 --layers 'mlp|self_attn' --threads 8
-///   htdiag analyze resnet.safetensors --per-slice --mp-fit --randomize --seed 7
 #[derive(clap::Args)]
-#[command(verbatim_doc_comment)]
+#[command(verbatim_doc_comment, after_help = after_help())]
 pub struct Args {
     /// Checkpoint file or folder (default: the shipped demo checkpoint).
     pub path: Option<PathBuf>,
+    /// In a nested PyTorch checkpoint (Lightning .ckpt, {"model": ...}), the dict key holding
+    /// the tensors ('/' separates nested keys); chosen automatically when omitted.
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
 
-    /// Write the full result (metrics and every eigenvalue) as JSON.
+    /// Write the full result (metrics and every eigenvalue) as JSON (`-`: standard output).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub json: Option<PathBuf>,
-    /// Write one CSV line per layer (WeightWatcher's column names).
+    /// Write one CSV line per layer, WeightWatcher's column names (`-`: standard output).
     #[arg(long, value_name = "FILE", help_heading = "Output")]
     pub csv: Option<PathBuf>,
     /// Write a self-contained HTML report (open it in any browser, offline).
@@ -48,6 +66,22 @@ pub struct Args {
     /// Do not print the table (outputs are still written).
     #[arg(short, long, help_heading = "Output")]
     pub quiet: bool,
+    /// Row order of the table, JSON, CSV and report: natural (numeric-aware names,
+    /// `layers.2` before `layers.10`), file (checkpoint order, = layer_id) or name (plain
+    /// string order). layer_id stays the checkpoint position whatever the order.
+    #[arg(long, value_enum, default_value_t = OrderArg::Natural, help_heading = "Output")]
+    pub order: OrderArg,
+    /// Show full tensor names in the table (long names are cut at the front otherwise).
+    #[arg(long, help_heading = "Output")]
+    pub wide: bool,
+    /// List every skipped tensor in the table (otherwise counted per reason; the full list
+    /// is always in the JSON, CSV and report).
+    #[arg(long, help_heading = "Output")]
+    pub show_skipped: bool,
+    /// Exit with status 3 when some rows have status 'error' (NaN weights, ...); without it
+    /// such rows are reported and the exit status is 0.
+    #[arg(long, help_heading = "Output")]
+    pub strict: bool,
 
     /// Skip rows with fewer eigenvalues than this (M*rf).
     #[arg(
@@ -83,10 +117,18 @@ pub struct Args {
     #[arg(long, help_heading = "Which layers")]
     pub no_conv_scaling: bool,
 
-    /// Power-law estimator: clauset (KS-optimal xmin, WeightWatcher's) or median
-    /// (xmin = median eigenvalue, as TempBalance / AlphaPruning).
-    #[arg(long, value_enum, default_value_t = FitArg::Clauset, help_heading = "Fit")]
-    pub fit: FitArg,
+    /// Power-law estimator: clauset (KS-optimal xmin, WeightWatcher's; the default), median
+    /// (xmin = median eigenvalue: TempBalance, AlphaPruning's alpha_mid) or peak
+    /// (AlphaPruning's alpha_peak). --rules picks its own default.
+    #[arg(long, value_enum, help_heading = "Fit")]
+    pub fit: Option<FitArg>,
+    /// Arithmetic of --fit median|peak: f64 (default) or f32 (AlphaPruning's float32 pipeline).
+    #[arg(long, value_enum, help_heading = "Fit")]
+    pub precision: Option<crate::rules_args::PrecisionArg>,
+    /// Analyse exactly the layers AlphaPruning or TempBalance see (no size limits, no
+    /// eigenvalue threshold, their estimator and float32).
+    #[arg(long, value_enum, help_heading = "Which layers")]
+    pub rules: Option<crate::rules_args::RulesArg>,
     /// Correct finite-size "fingers": clip_xmax drops up to 9 outlying top eigenvalues.
     #[arg(long, value_enum, default_value_t = FingersArg::None, help_heading = "Fit")]
     pub fix_fingers: FingersArg,
@@ -130,11 +172,30 @@ pub struct Args {
     pub shard: Option<String>,
 }
 
+/// `--order`.
+#[derive(Clone, Copy, ValueEnum)]
+pub enum OrderArg {
+    Natural,
+    File,
+    Name,
+}
+
+impl From<OrderArg> for RowOrder {
+    fn from(o: OrderArg) -> Self {
+        match o {
+            OrderArg::Natural => RowOrder::Natural,
+            OrderArg::File => RowOrder::File,
+            OrderArg::Name => RowOrder::Name,
+        }
+    }
+}
+
 /// `--fit`.
 #[derive(Clone, Copy, ValueEnum)]
 pub enum FitArg {
     Clauset,
     Median,
+    Peak,
 }
 
 /// `--fix-fingers`.
@@ -155,16 +216,19 @@ pub enum SmallNArg {
 impl Args {
     /// The library options these arguments stand for.
     pub fn options(&self) -> anyhow::Result<AnalyzeOptions> {
-        let layers = match &self.layers {
-            Some(r) => Some(regex::Regex::new(r).with_context(|| format!("--layers {r:?}"))?),
-            None => None,
-        };
+        let layers =
+            match &self.layers {
+                Some(r) => Some(regex::Regex::new(r).map_err(|e| {
+                    Usage(format!("--layers {r:?} is not a regular expression: {e}"))
+                })?),
+                None => None,
+            };
         let xmin_window = match self.xmin_window.as_deref() {
             Some(&[lo, hi]) if lo <= hi => Some((lo, hi)),
-            Some(_) => bail!("--xmin-window LO HI needs LO <= HI"),
+            Some(_) => return Err(Usage("--xmin-window LO HI needs LO <= HI".into()).into()),
             None => None,
         };
-        Ok(AnalyzeOptions {
+        let mut opts = AnalyzeOptions {
             plan: PlanOptions {
                 min_evals: self.min_evals,
                 max_evals: self.max_evals,
@@ -172,11 +236,13 @@ impl Args {
                 per_slice: self.per_slice,
                 conv_scaling: !self.no_conv_scaling,
                 layers,
+                exclude: None,
             },
             fit: FitOptions {
-                method: match self.fit {
+                method: match self.fit.unwrap_or(FitArg::Clauset) {
                     FitArg::Clauset => FitMethod::Clauset,
                     FitArg::Median => FitMethod::Median,
+                    FitArg::Peak => FitMethod::Peak,
                 },
                 small_n: match self.small_n {
                     SmallNArg::Ww076 => SmallN::Ww076,
@@ -192,49 +258,10 @@ impl Args {
             mp_fit: self.mp_fit,
             randomize: self.randomize.then_some(self.seed),
             threads: self.threads,
-        })
-    }
-}
-
-/// A cost-weighted progress bar on stderr; invisible when stderr is not a terminal.
-pub struct Progress {
-    bar: ProgressBar,
-}
-
-impl Progress {
-    /// A bar that draws only on a terminal and not with `quiet`.
-    pub fn new(quiet: bool) -> Self {
-        let target = if quiet || !std::io::stderr().is_terminal() {
-            ProgressDrawTarget::hidden()
-        } else {
-            ProgressDrawTarget::stderr()
+            rules: None,
         };
-        let bar = ProgressBar::with_draw_target(Some(0), target);
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{spinner} [{elapsed_precise}] {wide_bar} {percent:>3}% {msg} (eta {eta})",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        Progress { bar }
-    }
-
-    /// Clears the bar.
-    pub fn finish(&self) {
-        self.bar.finish_and_clear();
-    }
-}
-
-/// Progress units per estimated flop (the bar counts in integers).
-const UNIT: f64 = 1e-6;
-
-impl Observer for Progress {
-    fn started(&self, _rows: usize, cost: f64) {
-        self.bar.set_length((cost * UNIT).ceil() as u64 + 1);
-    }
-    fn row_done(&self, row: &LayerResult, cost: f64) {
-        self.bar.inc((cost * UNIT).ceil() as u64);
-        self.bar.set_message(row.name.clone());
+        crate::rules_args::apply(&mut opts, self.rules, self.fit.is_some(), self.precision)?;
+        Ok(opts)
     }
 }
 
@@ -255,45 +282,141 @@ pub fn resolve(path: Option<&Path>) -> anyhow::Result<(PathBuf, Option<tempfile_
 }
 
 pub fn run(args: Args) -> anyhow::Result<()> {
-    if args.out.is_some() {
-        return crate::analyze_out::run(args);
-    }
     let opts = args.options()?;
+    output::check(
+        &[
+            ("--json", args.json.as_deref()),
+            ("--csv", args.csv.as_deref()),
+            ("--report", args.report.as_deref()),
+        ],
+        &[("--png-dir", args.png_dir.as_deref())],
+    )?;
     let (path, _demo_dir) = resolve(args.path.as_deref())?;
-    let ckpt = Checkpoint::open(&path)?;
+    let ckpt = crate::hints::open_checkpoint(&path, args.key.as_deref(), args.quiet)?;
+    check_filter(&ckpt, &args)?;
     let progress = Progress::new(args.quiet);
-    let cancel = AtomicBool::new(false);
-    let mut result = analyze(&ckpt, &opts, &progress, Some(&cancel))?;
-    progress.finish();
+    let result = match &args.out {
+        Some(out) => {
+            let dir = crate::analyze_out::DirRun {
+                out,
+                shard: args.shard.as_deref(),
+                resume: args.resume,
+            };
+            let run = crate::analyze_out::run(&ckpt, &opts, &dir, &progress);
+            progress.finish();
+            match run? {
+                Some(r) => r,
+                None => {
+                    if args.json.is_some() || args.csv.is_some() || args.report.is_some() {
+                        eprintln!(
+                            "htdiag: --json/--csv/--report are written by `htdiag merge` for a \
+                             sharded run"
+                        );
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        None => {
+            let cancel = AtomicBool::new(false);
+            let r = analyze(&ckpt, &opts, &progress, Some(&cancel));
+            progress.finish();
+            r?
+        }
+    };
+    finish(result, &args)
+}
+
+/// Refuses a `--layers` filter that matches no tensor at all (a typo would otherwise give an
+/// empty result after reading the whole checkpoint's headers), naming a few tensors.
+fn check_filter(ckpt: &Checkpoint, args: &Args) -> anyhow::Result<()> {
+    let Some(r) = &args.layers else {
+        return Ok(());
+    };
+    let re = regex::Regex::new(r)?;
+    let names = ckpt.tensors();
+    if names.iter().any(|t| re.is_match(&t.name)) {
+        return Ok(());
+    }
+    let some: Vec<&str> = names.iter().take(4).map(|t| t.name.as_str()).collect();
+    Err(Usage(format!(
+        "--layers {r:?} matches none of the {} tensors of {} (they are named like {}{})",
+        names.len(),
+        ckpt.source().display(),
+        some.join(", "),
+        if names.len() > some.len() {
+            ", ..."
+        } else {
+            ""
+        }
+    ))
+    .into())
+}
+
+/// Orders the rows, writes the outputs, prints the table (on stderr when a result goes to
+/// standard output) and says which files were written.
+fn finish(mut result: AnalysisResult, args: &Args) -> anyhow::Result<()> {
     if args.path.is_none() {
         result.source = "assets/mnist-mlp.safetensors (built-in demo)".into();
     }
-    write_outputs(&result, &args)?;
+    sort_rows(&mut result, args.order.into());
+    let written = write_outputs(&result, args)?;
     if !args.quiet {
-        let color = std::io::stdout().is_terminal();
-        print!("{}", htdiag::report::table::render(&result, color));
+        let to_stdout = [&args.json, &args.csv, &args.report]
+            .iter()
+            .any(|p| p.as_deref().is_some_and(output::is_stdout));
+        let table = |color| {
+            htdiag::report::table::render_with(
+                &result,
+                &TableOptions {
+                    color,
+                    wide: args.wide,
+                    show_skipped: args.show_skipped,
+                    skipped_hint: "; --show-skipped lists them",
+                },
+            )
+        };
+        if to_stdout {
+            eprint!("{}", table(std::io::stderr().is_terminal()));
+        } else {
+            print!("{}", table(std::io::stdout().is_terminal()));
+        }
+    }
+    written.announce(args.quiet);
+    if args.strict && result.summary.errors > 0 {
+        return Err(crate::exit::Strict(format!(
+            "--strict: {} rows have status 'error' (see the table)",
+            result.summary.errors
+        ))
+        .into());
     }
     Ok(())
 }
 
-/// Writes every requested output file (each atomically).
-pub fn write_outputs(result: &AnalysisResult, args: &Args) -> anyhow::Result<()> {
+/// Writes every requested output file (each atomically; `-` to standard output).
+pub fn write_outputs(result: &AnalysisResult, args: &Args) -> anyhow::Result<Written> {
+    let mut written = Written::default();
     if let Some(p) = &args.json {
         let text = htdiag::report::json::to_json(result)?;
-        htdiag::util::atomic_write(p, text.as_bytes())?;
+        output::emit(p, text.as_bytes())?;
+        written.file(p);
     }
     if let Some(p) = &args.csv {
-        htdiag::util::atomic_write(p, htdiag::report::csv::to_csv(result).as_bytes())?;
+        output::emit(p, htdiag::report::csv::to_csv(result).as_bytes())?;
+        written.file(p);
     }
     if let Some(p) = &args.report {
-        htdiag::report::html::write_html(result, p)
+        let page = htdiag::report::html::render_html(result);
+        output::emit(p, page.as_bytes())
             .with_context(|| format!("writing the report {}", p.display()))?;
+        written.file(p);
     }
     if let Some(dir) = &args.png_dir {
-        htdiag::report::png::write_pngs(result, dir)
+        let files = htdiag::report::png::write_pngs(result, dir)
             .with_context(|| format!("writing PNGs into {}", dir.display()))?;
+        written.add(format!("{} PNG files into {}", files.len(), dir.display()));
     }
-    Ok(())
+    Ok(written)
 }
 
 /// A minimal self-deleting temporary folder (for the demo checkpoint).

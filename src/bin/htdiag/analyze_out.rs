@@ -1,25 +1,39 @@
 //! `htdiag analyze --out DIR [--resume] [--shard K/N]`: the streaming, resumable, shardable
-//! code path of `analyze` (the library side is `htdiag::resume` and `htdiag::shard`).
+//! code path of `analyze` (the library side is `htdiag::outdir`; `htdiag::shard` plans the
+//! parts).
+//! `analyze.rs` calls [`run`] and writes the outputs; nothing here depends on it.
 
-use std::io::IsTerminal;
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::Context;
+use htdiag::analyze::AnalyzeOptions;
 use htdiag::checkpoint::Checkpoint;
-use htdiag::resume::analyze_to_dir;
+use htdiag::outdir::analyze_to_dir;
+use htdiag::result::AnalysisResult;
 use htdiag::shard::ShardSpec;
 use htdiag::spectrum::Lapack;
 
-use crate::analyze::{Args, Progress, resolve, write_outputs};
+use crate::progress::Progress;
+
+/// Where and how a run writes its folder (`--out`, `--shard`, `--resume`).
+pub struct DirRun<'a> {
+    /// The output folder.
+    pub out: &'a Path,
+    /// `--shard K/N`, unparsed.
+    pub shard: Option<&'a str>,
+    /// `--resume`.
+    pub resume: bool,
+}
 
 /// Exit status of a run stopped by Ctrl-C (128 + SIGINT, as shells report it).
-const INTERRUPTED: u8 = 130;
+pub(crate) const INTERRUPTED: u8 = 130;
 
-/// Installs the Ctrl-C handler: the first Ctrl-C asks the run to stop after the layers in
-/// flight (each is saved as it finishes); a second one exits at once (nothing finished is
-/// lost either way: every file is written atomically).
-fn install_ctrlc() -> anyhow::Result<Arc<AtomicBool>> {
+/// Installs the Ctrl-C handler: the first Ctrl-C sets the returned flag, which asks the run
+/// to stop (`what` tells the user how it stops); a second one exits at once (nothing finished
+/// is lost either way: every file is written atomically).
+pub(crate) fn install_ctrlc(what: &'static str) -> anyhow::Result<Arc<AtomicBool>> {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = cancel.clone();
     ctrlc::set_handler(move || {
@@ -27,42 +41,41 @@ fn install_ctrlc() -> anyhow::Result<Arc<AtomicBool>> {
             eprintln!("htdiag: interrupted again; exiting now");
             std::process::exit(INTERRUPTED as i32);
         }
-        eprintln!(
-            "htdiag: interrupted; finishing the layers in flight (Ctrl-C again to exit at once)"
-        );
+        eprintln!("htdiag: interrupted; {what} (Ctrl-C again to exit at once)");
     })
     .context("installing the Ctrl-C handler")?;
     Ok(cancel)
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
-    let Some(out) = args.out.clone() else {
-        anyhow::bail!("--out DIR is required here");
-    };
-    let opts = args.options()?;
-    let shard = match &args.shard {
-        Some(s) => ShardSpec::parse(s)?,
+/// Runs the analysis into `dir.out`; returns the whole result, or `None` for one part of a
+/// sharded run (its result is made by `htdiag merge`).
+pub fn run(
+    ckpt: &Checkpoint,
+    opts: &AnalyzeOptions,
+    dir: &DirRun,
+    progress: &Progress,
+) -> anyhow::Result<Option<AnalysisResult>> {
+    let out = dir.out;
+    let shard = match dir.shard {
+        Some(s) => ShardSpec::parse(s).map_err(|e| crate::exit::Usage(format!("--shard: {e}")))?,
         None => ShardSpec::WHOLE,
     };
-    let (path, _demo_dir) = resolve(args.path.as_deref())?;
-    let ckpt = Checkpoint::open(&path)?;
-    let cancel = install_ctrlc()?;
-    let progress = Progress::new(args.quiet);
+    let cancel = install_ctrlc("finishing the layers in flight")?;
     let outcome = analyze_to_dir(
-        &ckpt,
-        &opts,
+        ckpt,
+        opts,
         &Lapack::default(),
-        &out,
+        out,
         shard,
-        args.resume,
-        &progress,
+        dir.resume,
+        progress,
         Some(&cancel),
     );
     progress.finish();
     let run = match outcome {
         Ok(r) => r,
         Err(htdiag::Error::Interrupted) => {
-            let done = htdiag::resume::OutDir::open(&out)
+            let done = htdiag::outdir::OutDir::open(out)
                 .and_then(|d| Ok((d.finished()?.len(), d.manifest().rows.len())))
                 .map(|(d, t)| format!("{d} of {t} layers"))
                 .unwrap_or_else(|_| "the finished layers".into());
@@ -82,18 +95,5 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         run.reused,
         out.display()
     );
-    if shard.count > 1 {
-        if args.json.is_some() || args.csv.is_some() || args.report.is_some() {
-            eprintln!(
-                "htdiag: --json/--csv/--report are written by `htdiag merge` for a sharded run"
-            );
-        }
-        return Ok(());
-    }
-    write_outputs(&run.result, &args)?;
-    if !args.quiet {
-        let color = std::io::stdout().is_terminal();
-        print!("{}", htdiag::report::table::render(&run.result, color));
-    }
-    Ok(())
+    Ok((shard.count <= 1).then_some(run.result))
 }

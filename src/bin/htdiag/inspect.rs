@@ -1,16 +1,26 @@
 //! `htdiag inspect PATH`: the tensors of a checkpoint, from its headers alone.
 
 use anyhow::Context;
-use htdiag::checkpoint::Checkpoint;
 use htdiag::checkpoint::inspect::{InspectRow, inspect};
 use std::io::Write;
 use std::path::PathBuf;
 
-/// Arguments of `htdiag inspect`.
+/// Examples of `htdiag inspect`, shown after its `--help`.
+const EXAMPLES: &str = "Examples:
+  htdiag inspect model.safetensors
+  htdiag inspect llama-7b/                     (a sharded folder with its index)
+  htdiag inspect model.safetensors --json | jq '.[] | select(.shape | length == 2) | .name'";
+
+/// List a checkpoint's tensors from its headers alone (instant, whatever the size).
 #[derive(clap::Args)]
+#[command(after_help = EXAMPLES)]
 pub struct Args {
-    /// A .safetensors file, a shard index (*.safetensors.index.json), or a folder of either.
+    /// A .safetensors, PyTorch (.bin, .pt, .pth, .ckpt) or .gguf file, a shard index
+    /// (*.index.json), or a folder of either.
     pub path: PathBuf,
+    /// In a nested PyTorch checkpoint, the dict key holding the tensors ('/' for nesting).
+    #[arg(long, value_name = "KEY")]
+    pub key: Option<String>,
     /// Print JSON (an array with one object per tensor) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -18,7 +28,7 @@ pub struct Args {
 
 /// Runs `htdiag inspect`.
 pub fn run(args: Args) -> anyhow::Result<()> {
-    let ckpt = Checkpoint::open(&args.path)?;
+    let ckpt = crate::hints::open_checkpoint(&args.path, args.key.as_deref(), false)?;
     let rows = inspect(&ckpt);
     let mut out = std::io::stdout().lock();
     let written = if args.json {

@@ -1,5 +1,5 @@
 //! `htdiag merge DIR...`: combine the `--out` folders of a sharded analysis into one result,
-//! identical to a single-machine run apart from timings (see `htdiag::shard`).
+//! identical to a single-machine run apart from timings (see `htdiag::outdir`).
 
 use std::io::IsTerminal;
 use std::path::PathBuf;
@@ -34,7 +34,7 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let dirs: Vec<&std::path::Path> = args.parts.iter().map(|p| p.as_path()).collect();
-    let result = htdiag::shard::merge(&dirs)?;
+    let result = htdiag::outdir::merge(&dirs)?;
     if let Some(p) = &args.json {
         let text = htdiag::report::json::to_json(&result)?;
         htdiag::util::atomic_write(p, text.as_bytes())?;

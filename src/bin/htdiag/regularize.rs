@@ -8,18 +8,27 @@ use htdiag::regularize::{
     DecayKind, DecaySchedule, FrechetParams, Penalty, PowerLawParams, PriorExponent, Regularizer,
     SpectralNormParams, StableRankParams, WeightedAlphaParams,
 };
+use htdiag::train::Dataset;
 use htdiag::train::experiment::{
     self, Baseline, CompareReport, LayerChange, analyze_file, baseline_setup, layer_numbers,
 };
-use htdiag::train::{Dataset, Mlp};
 
-use crate::train::{CommonArgs, progress_bar};
+use crate::train::{CommonArgs, load_net, progress_bar, save_net};
 
 /// Arguments of `htdiag regularize`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// The MLP checkpoint to fine-tune (safetensors; Linear weights and biases).
+    /// The checkpoint to fine-tune (safetensors, PyTorch tensor names).
     pub checkpoint: PathBuf,
+    /// How to read it: mlp (Linear/ReLU chain), lenet5, vgg, resnet (torchvision layouts,
+    /// shapes from the checkpoint), vgg-bn:16,M,32,M,64,64,M, or a JSON architecture file.
+    #[arg(long, default_value = "mlp")]
+    pub arch: String,
+    /// How the penalty sees convolution weights: slices (WeightWatcher's kh*kw slices, as
+    /// `analyze` reports them: eigenvalues pooled, the gradient reaching every slice) or
+    /// flatten (one out x in*kh*kw matrix). Depthwise convolutions are skipped.
+    #[arg(long, default_value = "slices", value_parser = ["slices", "flatten"])]
+    pub conv_matrix: String,
     /// Heavy-tailed penalty: weighted-alpha, stable-rank, power-law-prior, frechet-prior
     /// (also spectral-norm, weight-decay through the spectral path).
     #[arg(long)]
@@ -57,9 +66,20 @@ pub struct Args {
     /// Lower threshold t: a layer's penalty is max(0, R - t).
     #[arg(long)]
     pub threshold: Option<f64>,
-    /// Steps between spectrum refreshes (1: exact penalty gradient at every step).
-    #[arg(long, default_value_t = 1)]
-    pub spectrum_every: usize,
+    /// Steps between spectrum refreshes: "auto" (chosen online so that refreshes cost under
+    /// 20% of the step time; they run on a worker thread), or a number (1: exact penalty
+    /// gradient at every step).
+    #[arg(long, default_value = "auto")]
+    pub spectrum_every: htdiag::train::SpectrumEvery,
+    /// Most steps a spectrum may lag behind the weights it is applied to (default: 0 with a
+    /// numeric --spectrum-every, the interval with auto).
+    #[arg(long)]
+    pub max_lag: Option<usize>,
+    /// Form the penalty product 2 W V diag(g) V^T once per spectrum refresh (with the weights
+    /// of the step that first uses it) instead of with the current weights at every step:
+    /// cheaper on the CPU, the product then lags like the spectrum.
+    #[arg(long)]
+    pub hold_penalty_gradient: bool,
     /// Output directory (checkpoints, JSON, report pages).
     #[arg(long, short, default_value = "regularize-out")]
     pub out_dir: PathBuf,
@@ -111,6 +131,16 @@ fn penalty(a: &Args) -> anyhow::Result<Regularizer> {
     Ok(r)
 }
 
+/// Exits with [`crate::analyze_out::INTERRUPTED`] when a run was stopped by Ctrl-C (its
+/// refresh thread already joined, nothing written yet); passes other errors on.
+fn stopped(e: htdiag::Error) -> htdiag::Error {
+    if let htdiag::Error::Interrupted = e {
+        eprintln!("htdiag: stopped; nothing was written");
+        std::process::exit(crate::analyze_out::INTERRUPTED as i32);
+    }
+    e
+}
+
 pub fn run(args: Args) -> anyhow::Result<()> {
     let c = &args.common;
     let reg = penalty(&args)?;
@@ -123,17 +153,39 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
         _ => Baseline::None,
     };
-    let model = Mlp::load(&args.checkpoint)?;
     let (tr, te): (Dataset, Dataset) = c.load_data()?;
-    let cfg = c.config(args.spectrum_every);
+    let (model, label) = load_net(&args.arch, &args.checkpoint, tr.dim, c.input_shape)?;
+    let flatten = args.conv_matrix == "flatten";
+    let targets = experiment::penalty_targets(&model, flatten);
+    let all = model.penalised_weights(flatten);
+    if !c.quiet && targets.len() < all.len() {
+        let left: Vec<&str> = all
+            .iter()
+            .enumerate()
+            .filter(|(w, _)| !targets.iter().any(|t| t.weight == *w))
+            .map(|(_, p)| model.params[p.param].name.as_str())
+            .collect();
+        eprintln!(
+            "penalty skips {} depthwise convolution weight(s) (one input channel per group: \
+             one eigenvalue per slice, skipped as `analyze` skips them): {}",
+            left.len(),
+            left.join(", ")
+        );
+    }
+    let mut cfg = c.config(htdiag::train::RefreshPolicy {
+        every: args.spectrum_every,
+        max_lag: args.max_lag,
+        hold: args.hold_penalty_gradient,
+    });
+    cfg.cancel = htdiag::train::CancelToken(Some(crate::analyze_out::install_ctrlc(
+        "stopping after this step; nothing is written",
+    )?));
     let device = c.device()?;
-    std::fs::create_dir_all(&args.out_dir)
-        .with_context(|| format!("creating {}", args.out_dir.display()))?;
     if !c.quiet {
         eprintln!(
             "fine-tuning {} ({}) on {} samples, {} test: baseline {:?} vs {}",
             args.checkpoint.display(),
-            model.arch_string(),
+            label,
             tr.len(),
             te.len(),
             baseline,
@@ -149,8 +201,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &te,
         &bcfg,
         bpen,
+        flatten,
         &mut progress_bar("baseline", c.quiet),
-    )?;
+    )
+    .map_err(stopped)?;
     let (rmodel, rrun) = experiment::run_one(
         "regularized",
         device,
@@ -159,20 +213,23 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &te,
         &cfg,
         Some(reg),
+        flatten,
         &mut progress_bar(&args.penalty, c.quiet),
-    )?;
+    )
+    .map_err(stopped)?;
+    std::fs::create_dir_all(&args.out_dir)
+        .with_context(|| format!("creating {}", args.out_dir.display()))?;
     let bpath = args.out_dir.join("baseline.safetensors");
     let rpath = args.out_dir.join("regularized.safetensors");
-    bmodel.save(&bpath)?;
-    rmodel.save(&rpath)?;
+    save_net(&bmodel, &label, &bpath)?;
+    save_net(&rmodel, &label, &rpath)?;
     let before = analyze_file(&args.checkpoint)?;
     let after_b = analyze_file(&bpath)?;
     let after_r = analyze_file(&rpath)?;
-    let layers = model
-        .layers
+    let layers = all
         .iter()
-        .map(|l| {
-            let name = &l.as_linear().weight_name;
+        .map(|p| {
+            let name = &model.params[p.param].name;
             LayerChange {
                 name: name.clone(),
                 before: layer_numbers(&before, name),
@@ -181,15 +238,15 @@ pub fn run(args: Args) -> anyhow::Result<()> {
             }
         })
         .collect();
-    let overhead = if brun.seconds_per_epoch > 0.0 {
-        rrun.seconds_per_epoch / brun.seconds_per_epoch - 1.0
+    let overhead = if brun.history.seconds_per_step > 0.0 {
+        rrun.history.seconds_per_step / brun.history.seconds_per_step - 1.0
     } else {
         0.0
     };
     let report = CompareReport {
         htdiag_version: env!("CARGO_PKG_VERSION").into(),
         source: args.checkpoint.display().to_string(),
-        arch: model.arch_string(),
+        arch: label.clone(),
         config: cfg,
         samples: (tr.len(), te.len()),
         regularizer: reg,
@@ -211,10 +268,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         )?;
         htdiag::util::atomic_write(
             &args.out_dir.join("training.html"),
-            htdiag::train::pages::training_page(&report).as_bytes(),
+            htdiag::report::training_html::render_training_html(&report).as_bytes(),
         )?;
     }
-    print!("{}", htdiag::train::pages::summary_text(&report));
+    print!("{}", htdiag::report::training_text::summary_text(&report));
     println!("wrote {}", args.out_dir.display());
     Ok(())
 }

@@ -1,78 +1,117 @@
-//! `htdiag train`: trains an MLP from scratch (or continues a checkpoint) on the CPU or a GPU.
+//! `htdiag train`: trains a network from scratch (an MLP from its sizes, or a named CNN such as
+//! `lenet5`, `vgg11-bn`, `resnet18`) or continues a checkpoint, on the CPU or a GPU.
 
 use std::path::PathBuf;
 
 use anyhow::Context;
+use htdiag::train::net::Arch;
 use htdiag::train::{
-    self, Dataset, DeviceChoice, EpochRecord, History, Mlp, Optimizer, Progress, TrainConfig,
+    self, Dataset, DeviceChoice, EpochRecord, History, Mlp, Net, Optimizer, Progress, TrainConfig,
 };
+
+use crate::data_args::DataArgs;
+
+/// The library's defaults: the flags' defaults are taken from them.
+fn defaults() -> TrainConfig {
+    TrainConfig::default()
+}
+
+/// SGD momentum of the library's default optimizer.
+fn default_momentum() -> f32 {
+    match defaults().optimizer {
+        Optimizer::Sgd { momentum } => momentum,
+        Optimizer::Adam { .. } => 0.0,
+    }
+}
 
 /// Data and hyper-parameter options shared by `train` and `regularize`.
 #[derive(clap::Args, Debug, Clone)]
 pub struct CommonArgs {
-    /// Training data: a .safetensors file with `x` (samples x features; U8 pixels are divided
-    /// by 255) and `y` (labels), or an MNIST IDX image file (labels via --labels).
-    #[arg(long)]
-    pub data: PathBuf,
-    /// IDX labels file (default: the images file's name with images-idx3 -> labels-idx1).
-    #[arg(long)]
-    pub labels: Option<PathBuf>,
-    /// Separate test data (same formats); otherwise --test-fraction of --data is held out.
-    #[arg(long)]
-    pub test_data: Option<PathBuf>,
-    /// IDX labels of --test-data.
-    #[arg(long)]
-    pub test_labels: Option<PathBuf>,
-    /// Fraction of --data held out for testing when --test-data is not given.
-    #[arg(long, default_value_t = 0.2)]
-    pub test_fraction: f64,
-    /// Seed of a random train/test split; without it the last rows are the test set.
-    #[arg(long)]
-    pub split_seed: Option<u64>,
-    /// Use only the first N samples of --data (before the split).
-    #[arg(long)]
-    pub limit: Option<usize>,
+    #[command(flatten)]
+    pub data: DataArgs,
     /// Passes over the training set.
-    #[arg(long, default_value_t = 15)]
+    #[arg(long, default_value_t = defaults().epochs)]
     pub epochs: usize,
     /// Samples per step.
-    #[arg(long, default_value_t = 64)]
+    #[arg(long, default_value_t = defaults().batch_size)]
     pub batch_size: usize,
     /// Learning rate.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = defaults().lr)]
     pub lr: f32,
     /// Optimizer: sgd (with --momentum) or adam.
     #[arg(long, default_value = "sgd", value_parser = ["sgd", "adam"])]
     pub optimizer: String,
     /// SGD momentum.
-    #[arg(long, default_value_t = 0.9)]
+    #[arg(long, default_value_t = default_momentum())]
     pub momentum: f32,
     /// Coupled L2 weight decay (added to the gradient), for every run.
-    #[arg(long, default_value_t = 0.0)]
+    #[arg(long, default_value_t = defaults().weight_decay)]
     pub weight_decay: f32,
     /// Seed of the data order (and of the initialisation with --arch).
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, default_value_t = defaults().seed)]
     pub seed: u64,
     /// Where to compute: auto (hardware GPU if any, else CPU), gpu, software-gpu
     /// (e.g. Mesa lavapipe; slower than cpu), cpu.
     #[arg(long, default_value = "auto")]
     pub device: String,
+    /// Shape C,H,W of one sample for convolutional networks (default: inferred, e.g. 784
+    /// features and a 1-channel first convolution: 1,28,28).
+    #[arg(long, value_parser = parse_shape)]
+    pub input_shape: Option<[usize; 3]>,
     /// No progress bar.
     #[arg(long, short)]
     pub quiet: bool,
 }
 
+/// Parses `C,H,W`.
+pub fn parse_shape(s: &str) -> Result<[usize; 3], String> {
+    let v: Vec<usize> = s
+        .split(',')
+        .map(|t| t.trim().parse::<usize>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("'{s}': expected C,H,W, e.g. 1,28,28"))?;
+    match v[..] {
+        [c, h, w] if c * h * w > 0 => Ok([c, h, w]),
+        _ => Err(format!("'{s}': expected three positive sizes C,H,W")),
+    }
+}
+
+/// Reads checkpoint `path` as architecture `arch` (see [`Arch`]) for samples of `dim`
+/// features; returns the network and a label for messages and metadata.
+pub fn load_net(
+    arch: &str,
+    path: &std::path::Path,
+    dim: usize,
+    input: Option<[usize; 3]>,
+) -> anyhow::Result<(Net, String)> {
+    let a: Arch = arch.parse()?;
+    let net = a
+        .load(path, dim, input)
+        .with_context(|| format!("reading {} as architecture '{arch}'", path.display()))?;
+    Ok((net.clone(), arch_label(&net, arch)))
+}
+
+/// `784-300-100-10` for an MLP, the architecture name otherwise.
+pub fn arch_label(net: &Net, arch: &str) -> String {
+    match net.to_mlp() {
+        Ok(m) => m.arch_string(),
+        Err(_) => arch.to_string(),
+    }
+}
+
+/// Writes a network under its tensor names (an MLP exactly as `Mlp::save` writes it).
+pub fn save_net(net: &Net, label: &str, path: &std::path::Path) -> anyhow::Result<()> {
+    match net.to_mlp() {
+        Ok(m) => m.save(path),
+        Err(_) => net.save(path, label),
+    }
+    .with_context(|| format!("writing {}", path.display()))
+}
+
 impl CommonArgs {
     /// (train, test) data sets.
     pub fn load_data(&self) -> anyhow::Result<(Dataset, Dataset)> {
-        let mut all = Dataset::load(&self.data, self.labels.as_deref())?;
-        if let Some(n) = self.limit {
-            all = all.head(n);
-        }
-        Ok(match &self.test_data {
-            Some(t) => (all, Dataset::load(t, self.test_labels.as_deref())?),
-            None => all.split(self.test_fraction, self.split_seed)?,
-        })
+        self.data.load()
     }
 
     /// The optimizer.
@@ -89,8 +128,8 @@ impl CommonArgs {
         }
     }
 
-    /// The run configuration (penalty refresh interval given separately).
-    pub fn config(&self, spectrum_every: usize) -> TrainConfig {
+    /// The run configuration (penalty refresh policy given separately).
+    pub fn config(&self, refresh: htdiag::train::RefreshPolicy) -> TrainConfig {
         TrainConfig {
             epochs: self.epochs,
             batch_size: self.batch_size,
@@ -98,7 +137,8 @@ impl CommonArgs {
             weight_decay: self.weight_decay,
             optimizer: self.optimizer(),
             seed: self.seed,
-            spectrum_every,
+            refresh,
+            ..TrainConfig::default()
         }
     }
 
@@ -111,10 +151,13 @@ impl CommonArgs {
 /// Arguments of `htdiag train`.
 #[derive(clap::Args, Debug)]
 pub struct Args {
-    /// Architecture of a fresh MLP: input-hidden...-classes, e.g. 784-300-100-10.
-    #[arg(long, conflicts_with = "init")]
+    /// Architecture: an MLP's sizes input-hidden...-classes (e.g. 784-300-100-10), or lenet5,
+    /// vgg11-bn (vgg13/16/19, -bn optional), vgg-bn:16,M,32,M,64,64,M[/128], resnet18
+    /// (10/34/50/101/152, suffixes -cifar and -wN), a JSON architecture file. With --init:
+    /// how to read the checkpoint (mlp, lenet5, vgg, resnet, file; default mlp).
+    #[arg(long)]
     pub arch: Option<String>,
-    /// Start from this MLP checkpoint instead of a fresh one.
+    /// Start from this checkpoint instead of a fresh network.
     #[arg(long)]
     pub init: Option<PathBuf>,
     /// Output checkpoint (safetensors, F32, tensor names kept).
@@ -149,17 +192,24 @@ pub fn progress_bar(label: &str, quiet: bool) -> impl FnMut(Progress<'_>) {
             }
             bar.set_position(step as u64);
         }
-        Progress::Epoch(r) => {
-            if quiet {
-                return;
-            }
-            let line = format!("{label} {}", epoch_line(r));
-            if bar.is_hidden() {
-                eprintln!("{line}");
-            } else {
-                bar.println(line);
-            }
-        }
+        Progress::Epoch(_) | Progress::Start(_) if quiet => {}
+        Progress::Epoch(r) => print_line(&bar, format!("{label} {}", epoch_line(r))),
+        Progress::Start(e) => print_line(
+            &bar,
+            format!(
+                "{label} epoch   0: start | test loss {:.4} acc {:.2}%",
+                e.loss,
+                100.0 * e.accuracy
+            ),
+        ),
+    }
+}
+
+fn print_line(bar: &indicatif::ProgressBar, line: String) {
+    if bar.is_hidden() {
+        eprintln!("{line}");
+    } else {
+        bar.println(line);
     }
 }
 
@@ -181,56 +231,56 @@ pub fn epoch_line(r: &EpochRecord) -> String {
     s
 }
 
-/// Layer shapes (out, in).
-pub fn shapes(m: &Mlp) -> Vec<(usize, usize)> {
-    m.layers
-        .iter()
-        .map(|l| (l.as_linear().out_dim, l.as_linear().in_dim))
-        .collect()
-}
-
 pub fn run(args: Args) -> anyhow::Result<()> {
     let c = &args.common;
     let (tr, te) = c.load_data()?;
-    let mut model = match (&args.arch, &args.init) {
-        (Some(a), None) => Mlp::init(&Mlp::parse_arch(a)?, c.seed)?,
-        (None, Some(p)) => Mlp::load(p)?,
-        _ => anyhow::bail!("give --arch (fresh model) or --init CHECKPOINT"),
+    let (net, label) = match (&args.arch, &args.init) {
+        (a, Some(p)) => load_net(a.as_deref().unwrap_or("mlp"), p, tr.dim, c.input_shape)?,
+        (Some(a), None) if a.starts_with(|ch: char| ch.is_ascii_digit()) => {
+            let m = Mlp::init(&Mlp::parse_arch(a)?, c.seed)?;
+            (Net::from_mlp(&m), m.arch_string())
+        }
+        (Some(a), None) => {
+            let arch: Arch = a.parse()?;
+            let classes = tr.num_classes().max(te.num_classes());
+            let input = htdiag::train::net::infer_input(tr.dim, None, c.input_shape)?;
+            (arch.fresh(input, classes, c.seed)?, a.clone())
+        }
+        (None, None) => anyhow::bail!("give --arch (fresh model) or --init CHECKPOINT"),
     };
-    let cfg = c.config(1);
+    let cfg = c.config(1.into());
     let n = tr.len();
     let has_test = !te.is_empty();
-    let mut backend = train::open_backend(
+    let mut backend = train::open_net_backend(
         c.device()?,
-        &model,
+        &net,
         tr,
         has_test.then_some(te),
         cfg.optimizer,
         cfg.batch_size,
+        c.seed,
     )?;
     if !c.quiet {
         eprintln!(
-            "training {} on {n} samples with {}",
-            model.arch_string(),
+            "training {label} ({} parameters) on {n} samples with {}",
+            net.num_params(),
             backend.name()
         );
     }
     let hist: History = train::train(
         backend.as_mut(),
-        &shapes(&model),
+        &[],
         n,
         has_test,
         &cfg,
         None,
         &mut progress_bar("train", c.quiet),
     )?;
-    backend.read_model(&mut model)?;
-    model
-        .save(&args.out)
-        .with_context(|| format!("writing {}", args.out.display()))?;
+    let mut out = net.clone();
+    backend.read_net(&mut out)?;
+    save_net(&out, &label, &args.out)?;
     if let Some(j) = &args.json {
-        let doc =
-            serde_json::json!({ "config": cfg, "arch": model.arch_string(), "history": hist });
+        let doc = serde_json::json!({ "config": cfg, "arch": label, "history": hist });
         htdiag::util::atomic_write(j, serde_json::to_string_pretty(&doc)?.as_bytes())?;
     }
     if let Some(last) = hist.epochs.last() {

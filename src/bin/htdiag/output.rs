@@ -1,0 +1,87 @@
+//! Output files of the commands: every path checked before the work starts (an analysis of a
+//! large model can take hours; a typo in `--json nodir/r.json` must not cost them), `-`
+//! meaning standard output, and one line on stderr saying what was written.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{Context, bail};
+
+/// True for the path `-` (standard output).
+pub fn is_stdout(p: &Path) -> bool {
+    p.as_os_str() == "-"
+}
+
+/// Checks the file outputs `(flag, path)` and folder outputs before any work: at most one may
+/// be `-`; missing parent folders are created; folders that cannot be written are refused
+/// with the flag named.
+pub fn check(
+    files: &[(&str, Option<&Path>)],
+    dirs: &[(&str, Option<&Path>)],
+) -> anyhow::Result<()> {
+    let dashes: Vec<&str> = files
+        .iter()
+        .filter(|(_, p)| p.is_some_and(is_stdout))
+        .map(|(f, _)| *f)
+        .collect();
+    if dashes.len() > 1 {
+        bail!(crate::exit::Usage(format!(
+            "{} all write to standard output (-): give files to all but one",
+            dashes.join(" and ")
+        )));
+    }
+    for (flag, p) in files {
+        if let Some(p) = p.filter(|p| !is_stdout(p)) {
+            htdiag::util::prepare_output(p)
+                .with_context(|| format!("{flag} {}: cannot write there", p.display()))?;
+        }
+    }
+    for (flag, d) in dirs.iter().filter_map(|(f, d)| d.map(|d| (f, d))) {
+        if d.exists() && !d.is_dir() {
+            bail!("{flag} {}: exists and is not a folder", d.display());
+        }
+        // A probe file inside tests the permission (and creates the folder).
+        htdiag::util::prepare_output(&d.join(".htdiag-probe"))
+            .with_context(|| format!("{flag} {}: cannot write there", d.display()))?;
+    }
+    Ok(())
+}
+
+/// Writes `bytes` to `path` atomically, or to standard output for `-` (a closed pipe, as in
+/// `| head`, is not an error).
+pub fn emit(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
+    if is_stdout(path) {
+        let mut out = std::io::stdout().lock();
+        return match out.write_all(bytes).and_then(|()| out.flush()) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(()),
+            other => other.context("writing to standard output"),
+        };
+    }
+    htdiag::util::atomic_write(path, bytes)?;
+    Ok(())
+}
+
+/// The files a command wrote, announced once at the end (`wrote r.json, r.csv`).
+#[derive(Default)]
+pub struct Written(Vec<String>);
+
+impl Written {
+    /// Records one output (`-` is not announced: its content is on standard output).
+    pub fn add(&mut self, what: impl Into<String>) {
+        self.0.push(what.into());
+    }
+
+    /// Records a file unless it is `-`.
+    pub fn file(&mut self, p: &Path) {
+        if !is_stdout(p) {
+            self.add(p.display().to_string());
+        }
+    }
+
+    /// Prints `htdiag: wrote ...` on stderr, unless nothing was written or `quiet`.
+    pub fn announce(&self, quiet: bool) {
+        if !self.0.is_empty() && !quiet {
+            eprintln!("htdiag: wrote {}", self.0.join(", "));
+        }
+    }
+}

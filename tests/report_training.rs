@@ -1,0 +1,154 @@
+//! The training page of `htdiag regularize --report`, built from a report of three small MLPs
+//! (analysed for real) and one-epoch histories: curves with one visible point per run,
+//! accuracy in percent, labelled axes, and each layer's three ESDs with their fitted lines,
+//! each equal to that model's own log-log ESD.
+
+use htdiag::regularize::{Penalty, Regularizer, WeightedAlphaParams};
+use htdiag::report::layer_data::loglog;
+use htdiag::report::training_data::{MODEL_NAMES, training_plots};
+use htdiag::report::training_html::render_training_html;
+use htdiag::report::training_text::summary_text;
+use htdiag::train::experiment::{
+    Baseline, CompareReport, LayerChange, RunReport, analyze_file, layer_numbers,
+};
+use htdiag::train::{EpochRecord, Eval, History, Mlp, TrainConfig};
+
+fn run(name: &str, acc: f64, loss: f64) -> RunReport {
+    let rec = EpochRecord {
+        epoch: 1,
+        train_loss: loss + 0.1,
+        train_accuracy: acc - 0.05,
+        test: Some(Eval {
+            loss,
+            accuracy: acc,
+        }),
+        seconds: 0.5,
+        penalty_refresh_seconds: 0.0,
+        penalty_value: None,
+        mu: None,
+    };
+    RunReport {
+        name: name.into(),
+        regularization: "none".into(),
+        history: History {
+            backend: "cpu (test)".into(),
+            start: None,
+            epochs: vec![rec],
+            step_losses: vec![1.0],
+            seconds_per_step: 0.01,
+            median_step_seconds: 0.01,
+            refresh: None,
+        },
+        final_test: Some(Eval {
+            loss,
+            accuracy: acc,
+        }),
+        seconds_per_epoch: 0.5,
+        refresh_share: 0.0,
+    }
+}
+
+fn report() -> CompareReport {
+    let dir = tempfile::tempdir().unwrap();
+    let analyses: Vec<_> = [1u64, 2, 3]
+        .iter()
+        .map(|&seed| {
+            let p = dir.path().join(format!("m{seed}.safetensors"));
+            Mlp::init(&[64, 48, 10], seed).unwrap().save(&p).unwrap();
+            analyze_file(&p).unwrap()
+        })
+        .collect();
+    let layers = analyses[0]
+        .layers
+        .iter()
+        .map(|l| LayerChange {
+            name: l.name.clone(),
+            before: layer_numbers(&analyses[0], &l.name),
+            baseline: layer_numbers(&analyses[1], &l.name),
+            regularized: layer_numbers(&analyses[2], &l.name),
+        })
+        .collect();
+    CompareReport {
+        htdiag_version: "test".into(),
+        source: "m<1>.safetensors".into(),
+        arch: "64-48-10".into(),
+        config: TrainConfig::default(),
+        samples: (100, 20),
+        regularizer: Regularizer::new(Penalty::WeightedAlpha(WeightedAlphaParams::default()), 0.01),
+        baseline: Baseline::None,
+        runs: vec![
+            run("baseline", 0.8125, 0.61),
+            run("regularized", 0.875, 0.52),
+        ],
+        penalty_overhead: 0.25,
+        layers,
+        analyses,
+    }
+}
+
+#[test]
+fn curves_show_one_point_per_run_after_one_epoch() {
+    let r = report();
+    let p = training_plots(&r);
+    let acc = &p.curves[0];
+    assert!(acc.ylabel.contains('%'), "{}", acc.ylabel);
+    assert_eq!(acc.series.len(), 2);
+    assert_eq!(acc.series[0], ("baseline".to_string(), vec![(1.0, 81.25)]));
+    assert_eq!(acc.series[1].1, vec![(1.0, 87.5)]);
+    assert_eq!(p.curves[2].series[1].1, vec![(1.0, 0.52 + 0.1)]);
+    let html = render_training_html(&r);
+    // One marker per run and curve (4 curves x 2 runs) at least, plus the legend markers.
+    assert!(html.matches("<circle").count() >= 8, "markers missing");
+    for label in [
+        "test accuracy (%)",
+        "test loss (cross-entropy)",
+        "epoch",
+        "density",
+    ] {
+        assert!(html.contains(label), "axis label {label} missing");
+    }
+    assert!(html.contains("87.50 %") && html.contains("81.25 %"));
+    assert!(!html.contains("plot failed"));
+    assert!(html.contains("<style>") && html.contains("compare.html"));
+    assert!(html.contains("&lt;1&gt;"), "source not escaped");
+    let text = summary_text(&r);
+    assert!(
+        text.contains("87.50%") && text.contains("fc1.weight"),
+        "{text}"
+    );
+}
+
+#[test]
+fn each_layer_overlays_the_three_models_own_esds() {
+    let r = report();
+    let p = training_plots(&r);
+    assert_eq!(p.layers.len(), r.analyses[0].layers.len());
+    assert_eq!(p.layers.len(), 2);
+    for o in &p.layers {
+        assert_eq!(o.esds.len(), 3);
+        for ((legend, esd), (a, name)) in o.esds.iter().zip(r.analyses.iter().zip(MODEL_NAMES)) {
+            let row = a.layers.iter().find(|l| l.name == o.label).unwrap();
+            assert_eq!(esd, &loglog(row, &o.label).unwrap());
+            let f = row.fit.unwrap();
+            assert!(
+                legend.starts_with(name) && legend.contains("alpha"),
+                "{legend}"
+            );
+            // The fitted line starts at the model's own xmin, and the density integrates to
+            // 1 over the bins (each histogram normalised by its own eigenvalue count).
+            assert!((esd.fit_line[0].0 - f.xmin).abs() <= 1e-12 * f.xmin);
+            let mass: f64 = esd
+                .hist
+                .density
+                .iter()
+                .zip(esd.hist.edges.windows(2))
+                .map(|(d, e)| d * (e[1] - e[0]))
+                .sum();
+            assert!((mass - 1.0).abs() < 1e-9, "{mass}");
+        }
+    }
+    let html = render_training_html(&r);
+    // 4 curves + one ESD plot per layer.
+    assert_eq!(html.matches("<svg").count(), 4 + p.layers.len());
+    assert!(html.contains("before: alpha"));
+}
