@@ -18,6 +18,7 @@ from ._htdiag import analyze as _analyze
 from ._htdiag import compare as _compare
 from .errors import (
     CheckpointError,
+    GpuError,
     HtdiagError,
     InvalidArgumentError,
     NumericalError,
@@ -36,6 +37,7 @@ __all__ = [
     "CheckpointError",
     "InvalidArgumentError",
     "NumericalError",
+    "GpuError",
     "ResultFileError",
     "__version__",
 ]
@@ -81,7 +83,8 @@ def analyze(
 ):
     """Analyses every weight matrix of ``model`` and returns one row per analysed layer.
 
-    ``model``: a checkpoint path (a ``.safetensors`` file, a shard index, or a folder), or a
+    ``model``: a checkpoint path (a safetensors, PyTorch ``torch.save`` or GGUF file, a shard
+    index, or a folder of such files; as ``htdiag analyze`` reads them), or a
     ``state_dict`` (a mapping of names to numpy arrays, PyTorch tensors, or anything with the
     buffer protocol / ``__array__`` / ``__dlpack__``; bf16 included), or a ``torch.nn.Module``.
     In-memory tensors are read in place (no copy when C-contiguous and little-endian) and must
@@ -90,7 +93,7 @@ def analyze(
     Options (same names and defaults as ``htdiag analyze --help``; the defaults reproduce
     WeightWatcher's ``analyze()``): ``mp_fit`` (Marchenko-Pastur bulk fit), ``randomize`` and
     ``seed`` (ESD of the entry-shuffled matrix), ``fit`` (``"ks"``: Clauset's KS-optimal
-    xmin; ``"median"``), ``fix_fingers`` (None or ``"clip_xmax"``), ``layers`` (a regex
+    xmin; ``"median"``; ``"peak"``: AlphaPruning's alpha_peak), ``fix_fingers`` (None or ``"clip_xmax"``), ``layers`` (a regex
     searched in tensor names, or a list of names and layer ids), ``min_evals``,
     ``max_evals``, ``max_n``, ``per_slice`` (one row per conv kernel position),
     ``conv_scaling``, ``small_n`` (``"ww076"`` or ``"ww0755"``), ``xmin_window``

@@ -24,5 +24,9 @@ class NumericalError(HtdiagError, ArithmeticError):
     """A numerical routine (LAPACK, the fit) failed for the whole run."""
 
 
+class GpuError(HtdiagError, RuntimeError):
+    """The GPU (through wgpu) refused or lost work."""
+
+
 class ResultFileError(HtdiagError, ValueError):
     """A saved result (JSON) that cannot be read back."""

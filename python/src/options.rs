@@ -63,10 +63,11 @@ pub fn options(d: &Bound<'_, PyDict>, tensors: &[TensorInfo]) -> PyResult<Analyz
     let method = match fit.to_ascii_lowercase().as_str() {
         "ks" | "clauset" | "power_law" | "pl" => FitMethod::Clauset,
         "median" => FitMethod::Median,
+        "peak" => FitMethod::Peak,
         other => {
             return Err(invalid(
                 py,
-                format!("fit='{other}': use 'ks' (Clauset, KS-optimal xmin) or 'median'"),
+                format!("fit='{other}': use 'ks' (Clauset, KS-optimal xmin), 'median' or 'peak'"),
             ));
         }
     };
@@ -111,6 +112,7 @@ pub fn options(d: &Bound<'_, PyDict>, tensors: &[TensorInfo]) -> PyResult<Analyz
             per_slice: get(d, "per_slice", defaults.per_slice)?,
             conv_scaling: get(d, "conv_scaling", defaults.conv_scaling)?,
             layers: layers_filter(d, tensors)?,
+            exclude: None,
         },
         fit: FitOptions {
             method,
@@ -122,6 +124,7 @@ pub fn options(d: &Bound<'_, PyDict>, tensors: &[TensorInfo]) -> PyResult<Analyz
         mp_fit: get(d, "mp_fit", false)?,
         randomize: randomize.then_some(seed),
         threads: get(d, "threads", 0)?,
+        rules: None,
     })
 }
 

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import htdiag
-from conftest import DEMO, SYNTH, cli_csv
+from conftest import DEMO, REPO, SYNTH, cli_csv
 
 # (analyze() keywords, the same options as CLI flags)
 OPTIONS = [
@@ -15,7 +15,9 @@ OPTIONS = [
         ["--mp-fit", "--randomize", "--seed", "7", "--fix-fingers", "clip_xmax"],
     ),
     (dict(fit="median", per_slice=True, min_evals=4), ["--fit", "median", "--per-slice", "--min-evals", "4"]),
+    (dict(fit="peak"), ["--fit", "peak"]),
 ]
+FORMATS = REPO / "tests" / "data" / "formats"
 
 
 def same(ours, theirs):
@@ -28,8 +30,19 @@ def same(ours, theirs):
 
 
 @pytest.mark.parametrize("checkpoint", [DEMO, SYNTH], ids=["demo", "synthetic"])
-@pytest.mark.parametrize("kw,flags", OPTIONS, ids=["defaults", "mp-rand-fingers", "median-slices"])
+@pytest.mark.parametrize("kw,flags", OPTIONS, ids=["defaults", "mp-rand-fingers", "median-slices", "peak"])
 def test_rows_equal_the_cli_csv(cli, tmp_path, checkpoint, kw, flags):
+    assert_rows_equal_the_cli(cli, tmp_path, checkpoint, kw, flags)
+
+
+@pytest.mark.parametrize("name", ["torch_zip.pt", "torch_legacy.bin", "model.gguf"])
+def test_other_formats_equal_the_cli_csv(cli, tmp_path, name):
+    """A path is opened as the command line opens it, whatever its format (PyTorch zip and
+    legacy pickles, GGUF with dequantized tensors)."""
+    assert_rows_equal_the_cli(cli, tmp_path, FORMATS / name, {}, [])
+
+
+def assert_rows_equal_the_cli(cli, tmp_path, checkpoint, kw, flags):
     df = htdiag.analyze(str(checkpoint), progress=False, **kw)
     csv = cli_csv(cli, tmp_path, checkpoint, *flags)
     analysed = csv[csv["status"] != "skipped"].reset_index(drop=True)
