@@ -4,12 +4,13 @@
 #
 #   scripts/python_test.sh [pytest arguments]
 #
-# The extension is built with cargo's dev profile into the workspace's target/ folder, so after
-# `cargo test --workspace` (as CI runs it) only pyo3 and the extension crate are compiled:
-# --workspace resolves dependency features as the extension's build does (pyo3's macros enable
-# more `syn` features; after a plain `cargo test` most dependencies are compiled again). The
-# tests compare against the `htdiag` command line's CSV, so the binary is built first (a no-op
-# after `cargo test --workspace`).
+# The extension is built with cargo's dev profile into the workspace's target/ folder. After
+# `cargo test --workspace` (as CI runs it) this compiles only pyo3, the extension crate, and
+# htdiag's library and binary once more: --workspace resolves dependency features as the
+# extension's build does (pyo3's macros enable more `syn` features; after a plain `cargo test`
+# most dependencies are compiled again), but a build without dev-dependencies turns off two
+# `getrandom` features, which reaches htdiag through `safetensors -> tempfile`. The tests
+# compare against the `htdiag` command line's CSV, so the binary is built first.
 # Environment: PYTHON (interpreter, default python3), VENV (default target/python-venv,
 # recreated on every run), PIP_EXTRA (more packages to install, e.g. "torch").
 set -euo pipefail
