@@ -126,6 +126,7 @@ fn synchronous(
                 lr: c.lr,
                 weight_decay: c.weight_decay,
                 t,
+                epoch: 0,
             };
             backend.train_step(&batch, s, &p).unwrap();
         }
@@ -300,6 +301,7 @@ fn lagged_spectrum_is_the_recorded_snapshots() {
         lr: 1.0,
         weight_decay: 0.0,
         t: 1,
+        epoch: 0,
     };
     let mut plain = cpu(&m_t, &d, 0.0);
     let mut pen = cpu(&m_t, &d, 0.0);
