@@ -181,9 +181,18 @@ fn sweep(s: &Settings, c: &Condition, tr: &Dataset) -> Result<f32, Boxed> {
     let (fit, val) = tr.split(0.125, None)?;
     let mut best = (f64::NEG_INFINITY, c.grid[0]);
     for &coef in c.grid {
-        let (_, acc, _) = train(s, c, coef, s.sweep, 0, (&fit, &val))?;
-        eprintln!("sweep {} {coef:e}: validation {acc:.2}%", c.name);
-        println!("| sweep | {} | {coef:e} | {acc:.2} |", c.name);
+        // A coefficient that makes training diverge is a result of the sweep, not a failure.
+        let acc = match train(s, c, coef, s.sweep, 0, (&fit, &val)) {
+            Ok((_, acc, _)) => acc,
+            Err(e) if e.to_string().contains("diverged") => f64::NAN,
+            Err(e) => return Err(e),
+        };
+        let shown = match acc.is_nan() {
+            true => "diverged".to_string(),
+            false => format!("{acc:.2}"),
+        };
+        eprintln!("sweep {} {coef:e}: validation {shown}", c.name);
+        println!("| sweep | {} | {coef:e} | {shown} |", c.name);
         if acc > best.0 {
             best = (acc, coef);
         }
@@ -230,8 +239,17 @@ fn main() -> Result<(), Boxed> {
         let mut accs = Vec::new();
         let mut alphas = vec![Vec::new(); names.len()];
         let mut secs = Vec::new();
+        let mut diverged = 0;
         for seed in 0..s.seeds {
-            let (m, acc, sec) = train(&s, c, coef, s.epochs, seed, (&tr, &te))?;
+            let (m, acc, sec) = match train(&s, c, coef, s.epochs, seed, (&tr, &te)) {
+                Ok(r) => r,
+                Err(e) if e.to_string().contains("diverged") => {
+                    eprintln!("{} seed {seed}: diverged", c.name);
+                    diverged += 1;
+                    continue;
+                }
+                Err(e) => return Err(e),
+            };
             let p = dir.join(format!("m{seed}.safetensors"));
             m.save(&p, "experiment")?;
             let a = analyze_file(&p)?;
@@ -250,6 +268,10 @@ fn main() -> Result<(), Boxed> {
             eprintln!("{} seed {seed}: {acc:.2}% {sec:.2} s/epoch", c.name);
         }
         let (m, sd) = mean_std(&accs);
+        let note = match diverged {
+            0 => String::new(),
+            k => format!(" ({k} of {} seeds diverged)", s.seeds),
+        };
         let al: Vec<String> = alphas
             .iter()
             .map(|v| match v.is_empty() {
@@ -263,7 +285,7 @@ fn main() -> Result<(), Boxed> {
             format!("{coef:e}")
         };
         println!(
-            "| {} | {coef} | {m:.2} ± {sd:.2} | {} | {:.2} |",
+            "| {} | {coef} | {m:.2} ± {sd:.2}{note} | {} | {:.2} |",
             c.name,
             al.join(" / "),
             mean_std(&secs).0
