@@ -102,4 +102,36 @@ fn clear_errors() {
     assert!(e.contains("/nonexistent.safetensors"), "{e}");
     let e = run(&["--arch", "784-10", "--device", "tpu", "--data", &data()]);
     assert!(e.contains("software-gpu"), "{e}");
+    // A data file that is not one says so (not "invalid checkpoint").
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a safetensors file at all").unwrap();
+    let e = run(&["--arch", "784-10", "--data", junk.to_str().unwrap()]);
+    assert!(
+        e.contains("junk.safetensors") && e.contains("invalid data file"),
+        "{e}"
+    );
+    assert!(!e.contains("checkpoint"), "{e}");
+    // An output that cannot be written is refused before the data is read or any training.
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = file.join("m.safetensors");
+    let e = run(&[
+        "--arch",
+        "784-10",
+        "--device",
+        "cpu",
+        "--data",
+        junk.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("--out") && e.contains("cannot write there"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("invalid data file"),
+        "checked after the data: {e}"
+    );
 }

@@ -47,6 +47,22 @@ pub fn check(
     Ok(())
 }
 
+/// Checks a folder that a command fills with several files (`regularize --out-dir`) before
+/// any work: it must be new or empty, unless `force` (then files of the same names are
+/// replaced and other files stay), so that one run's files never mix silently with another's.
+/// The folder is first checked (and created) as [`check`] does.
+pub fn fresh_dir(flag: &str, dir: &Path, force: bool) -> anyhow::Result<()> {
+    check(&[], &[(flag, Some(dir))])?;
+    if !force && !htdiag::outdir::is_empty_or_missing(dir)? {
+        bail!(
+            "{flag} {}: the folder is not empty; choose a new or empty folder, or pass --force \
+             to write into it (files of the same names are replaced)",
+            dir.display()
+        );
+    }
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically, or to standard output for `-` (a closed pipe, as in
 /// `| head`, is not an error).
 pub fn emit(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
