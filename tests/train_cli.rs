@@ -135,3 +135,31 @@ fn clear_errors() {
         "checked after the data: {e}"
     );
 }
+
+/// `--device auto` enumerates the GPU adapters; on a machine without XDG_RUNTIME_DIR the
+/// Vulkan loader's window-system probe must not print "XDG_RUNTIME_DIR is invalid" on a run
+/// that succeeds.
+#[test]
+fn device_auto_is_quiet_about_the_window_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let o = Command::new(env!("CARGO_BIN_EXE_htdiag"))
+        .args([
+            "train",
+            "--arch",
+            "784-16-10",
+            "--epochs",
+            "1",
+            "--limit",
+            "200",
+        ])
+        .args(["--device", "auto", "--quiet", "--data", &data(), "--out"])
+        .arg(&out)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{e}");
+    assert!(out.is_file());
+    assert!(!e.contains("XDG_RUNTIME_DIR"), "{e}");
+}
