@@ -228,4 +228,22 @@ fn regularize_prints_the_penalty_metric_and_refuses_a_non_empty_out_dir() {
     assert_eq!(std::fs::read(&json).unwrap(), before_bytes);
     let o = run(&["--force", "--quiet"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // A folder that cannot be made (its parent is a plain file) is refused up front too.
+    let o = common::htdiag()
+        .arg("regularize")
+        .arg(&init)
+        .arg("--data")
+        .arg(common::test_data("mnist2k.safetensors"))
+        .args(["--penalty", "stable-rank", "--mu", "0.01", "--out-dir"])
+        .arg(init.join("sub"))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        e.contains("--out-dir") && e.contains("is not a folder"),
+        "{e}"
+    );
+    assert!(!e.contains("fine-tuning"), "{e}");
 }
