@@ -206,6 +206,14 @@ fn summary_prints_the_penalty_metric_then_alpha() {
         sum / max
     ));
     assert!(!text.contains("alpha_weighted per layer"));
+    // The training page's layer table leads with the same metric, then alpha.
+    let html = render_training_html(&r);
+    let col = |h: &str| {
+        html.find(&format!(">{h}</th>"))
+            .unwrap_or_else(|| panic!("{h}"))
+    };
+    assert!(col("stable_rank before") < col("alpha before"));
+    assert_eq!(html.matches(">stable_rank before</th>").count(), 1);
 
     r.regularizer = Regularizer::new(Penalty::WeightDecay, 0.01);
     let text = summary_text(&r);

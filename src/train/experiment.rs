@@ -104,24 +104,55 @@ pub const ALPHA_METRIC: PenaltyMetric = PenaltyMetric {
     of: fitted_alpha,
 };
 
+/// `alpha * log10(lambda_max)` (none for a failed fit).
+pub const ALPHA_WEIGHTED_METRIC: PenaltyMetric = PenaltyMetric {
+    name: "alpha_weighted",
+    of: |v| fitted_alpha(v).map(|_| v.alpha_weighted),
+};
+
+/// `||W||_F^2 / lambda_max`.
+pub const STABLE_RANK_METRIC: PenaltyMetric = PenaltyMetric {
+    name: "stable_rank",
+    of: |v| Some(v.stable_rank),
+};
+
+/// The largest eigenvalue, `sigma_max^2`.
+pub const LAMBDA_MAX_METRIC: PenaltyMetric = PenaltyMetric {
+    name: "lambda_max",
+    of: |v| Some(v.lambda_max),
+};
+
+/// `||W||_F^2`, the eigenvalue sum (`stable_rank * lambda_max`).
+pub const FROBENIUS_METRIC: PenaltyMetric = PenaltyMetric {
+    name: "||W||_F^2",
+    of: |v| Some(v.stable_rank * v.lambda_max),
+};
+
 impl PenaltyMetric {
     /// The number `penalty` acts on: `alpha_weighted` for weighted-alpha, `stable_rank` for
     /// stable-rank, alpha for the power-law prior (a prior on the tail exponent), `lambda_max`
     /// for the Frechet prior (a prior on lambda_max) and spectral-norm (sigma_max^2), and
-    /// `||W||_F^2` for weight-decay (`stable_rank * lambda_max`, the eigenvalue sum).
+    /// `||W||_F^2` for weight-decay.
     pub fn of_penalty(penalty: &Penalty) -> PenaltyMetric {
-        let (name, of): (&'static str, fn(&LayerNumbers) -> Option<f64>) = match penalty {
-            Penalty::WeightedAlpha(_) => ("alpha_weighted", |v| {
-                fitted_alpha(v).map(|_| v.alpha_weighted)
-            }),
-            Penalty::StableRank(_) => ("stable_rank", |v| Some(v.stable_rank)),
-            Penalty::PowerLawPrior(_) => return ALPHA_METRIC,
-            Penalty::FrechetPrior(_) | Penalty::SpectralNorm(_) => {
-                ("lambda_max", |v| Some(v.lambda_max))
+        match penalty {
+            Penalty::WeightedAlpha(_) => ALPHA_WEIGHTED_METRIC,
+            Penalty::StableRank(_) => STABLE_RANK_METRIC,
+            Penalty::PowerLawPrior(_) => ALPHA_METRIC,
+            Penalty::FrechetPrior(_) | Penalty::SpectralNorm(_) => LAMBDA_MAX_METRIC,
+            Penalty::WeightDecay => FROBENIUS_METRIC,
+        }
+    }
+
+    /// The columns of a per-layer table for `penalty`: its own metric first, then alpha,
+    /// alpha_weighted and stable_rank (each once).
+    pub fn columns(penalty: &Penalty) -> Vec<PenaltyMetric> {
+        let mut v = vec![Self::of_penalty(penalty)];
+        for m in [ALPHA_METRIC, ALPHA_WEIGHTED_METRIC, STABLE_RANK_METRIC] {
+            if v.iter().all(|x| x.name != m.name) {
+                v.push(m);
             }
-            Penalty::WeightDecay => ("||W||_F^2", |v| Some(v.stable_rank * v.lambda_max)),
-        };
-        PenaltyMetric { name, of }
+        }
+        v
     }
 }
 
