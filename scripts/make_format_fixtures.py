@@ -268,6 +268,17 @@ def write_torch(rng):
     save_zip(sd, f"{OUT}/torch_zip_deflated.pt", compress_data=True)
 
 
+def write_two_dicts(rng):
+    """Two state dicts of the same layout under the keys "model" and "ema" (a checkpoint
+    with an EMA copy): only --key tells which one is analysed."""
+    def sd():
+        d = collections.OrderedDict()
+        d["fc1.weight"] = contiguous(rng.standard_normal((24, 16)).astype(np.float32), (24, 16))
+        d["fc2.weight"] = contiguous(rng.standard_normal((16, 24)).astype(np.float32), (16, 24))
+        return d
+    save_zip({"model": sd(), "ema": sd()}, f"{OUT}/two_dicts.pt")
+
+
 # ---------------------------------------------------------------- GGUF
 def write_gguf(rng):
     import gguf
@@ -400,6 +411,7 @@ if __name__ == "__main__":
         sys.exit(0)
     os.makedirs(OUT, exist_ok=True)
     write_torch(np.random.default_rng(13))
+    write_two_dicts(np.random.default_rng(17))
     if "--no-gguf" not in sys.argv:
         write_gguf(np.random.default_rng(14))
         write_fuzz_seeds(np.random.default_rng(15))

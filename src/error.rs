@@ -18,6 +18,10 @@ pub enum Error {
     /// A safetensors header (or shard index) that cannot be trusted.
     #[error("{path}: invalid checkpoint: {reason}")]
     Format { path: PathBuf, reason: String },
+    /// A training or test data file (safetensors `x`/`y`, IDX, CIFAR batch) that cannot be
+    /// read as a data set.
+    #[error("{path}: invalid data file: {reason}")]
+    Data { path: PathBuf, reason: String },
     /// A problem with one tensor of an otherwise readable file.
     #[error("{path}: tensor '{tensor}': {reason}")]
     Tensor {

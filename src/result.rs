@@ -349,10 +349,14 @@ pub struct Summary {
     pub errors: usize,
     /// Tensors skipped.
     pub skipped: usize,
-    /// Rows with warning "over-trained".
+    /// Rows with warning "over-trained", low-confidence rows left out.
     pub over_trained: usize,
-    /// Rows with warning "under-trained".
+    /// Rows with warning "under-trained", low-confidence rows left out.
     pub under_trained: usize,
+    /// Rows whose fit rests on too few eigenvalues to read alpha (fewer than 20, or a
+    /// depthwise convolution; [`crate::metrics::low_confidence`]).
+    #[serde(default)]
+    pub low_confidence: usize,
 }
 
 /// Wall-clock totals of a run, in seconds (sums of per-row phases, and the whole run).

@@ -432,3 +432,82 @@ fn env_lists_gpu_adapters_without_driver_noise() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!stderr.contains("XDG_RUNTIME_DIR"), "{stderr}");
 }
+
+/// A fit on fewer than 20 eigenvalues is shown as low-confidence in the terminal table (as in
+/// the report), keeps WeightWatcher's warning in the JSON, and is left out of the over- and
+/// under-trained counts of the summary, the terminal line and the report's cards.
+#[test]
+fn small_spectra_are_low_confidence_not_over_trained() {
+    let dir = tempfile::tempdir().unwrap();
+    let ckpt = dir.path().join("m.safetensors");
+    write_st(
+        &ckpt,
+        &[("big.weight", 200, 60), ("small.weight", 40, 12)],
+        None,
+    );
+    let json = dir.path().join("r.json");
+    let html = dir.path().join("r.html");
+    let out = run(&[
+        os("analyze"),
+        ckpt.as_os_str(),
+        os("--json"),
+        json.as_os_str(),
+        os("--report"),
+        html.as_os_str(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    let small = table.lines().find(|l| l.contains("small.weight")).unwrap();
+    assert!(small.contains("low confidence (12 eigenvalues)"), "{small}");
+    let big = table.lines().find(|l| l.contains("big.weight")).unwrap();
+    assert!(!big.contains("low confidence"), "{big}");
+    let r: serde_json::Value = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
+    let rows = r["layers"].as_array().unwrap();
+    let count = |confident: bool, w: &str| {
+        rows.iter()
+            .filter(|l| (l["num_evals"].as_u64().unwrap() >= 20) == confident)
+            .filter(|l| l["metrics"]["warning"] == w)
+            .count() as u64
+    };
+    let s = &r["summary"];
+    assert_eq!(s["low_confidence"], 1);
+    assert_eq!(
+        s["over_trained"].as_u64().unwrap(),
+        count(true, "over-trained")
+    );
+    assert_eq!(
+        s["under_trained"].as_u64().unwrap(),
+        count(true, "under-trained")
+    );
+    assert!(table.contains("1 low-confidence fits"), "{table}");
+    let page = std::fs::read_to_string(&html).unwrap();
+    assert!(page.contains("low-confidence fits (not counted above)"));
+}
+
+/// The size flags take their defaults from the library's `PlanOptions::default()` (one source
+/// of truth) and `--help` shows them.
+#[test]
+fn help_shows_the_library_defaults() {
+    let d = htdiag::plan::PlanOptions::default();
+    let f = htdiag::fit::FitOptions::default();
+    let help = String::from_utf8_lossy(&run(&[os("analyze"), os("--help")]).stdout).into_owned();
+    let shown = |flag: &str| {
+        let after = help
+            .split(&format!("{flag} <"))
+            .nth(1)
+            .unwrap_or_else(|| panic!("{flag}"));
+        let at = after.find("[default: ").unwrap() + "[default: ".len();
+        after[at..].split(']').next().unwrap().to_string()
+    };
+    assert_eq!(shown("--min-evals"), d.min_evals.to_string());
+    assert_eq!(shown("--max-evals"), d.max_evals.to_string());
+    assert_eq!(shown("--max-n"), d.max_n.to_string());
+    assert_eq!(f.small_n, htdiag::fit::SmallN::Ww076);
+    assert_eq!(shown("--small-n"), "ww076");
+    assert_eq!(f.fix_fingers, htdiag::fit::FixFingers::None);
+    assert_eq!(shown("--fix-fingers"), "none");
+}

@@ -190,6 +190,7 @@ fn fresh_resnet_has_pytorch_names_and_buffers_that_training_advances() {
         lr: 0.01,
         weight_decay: 0.0,
         t: 1,
+        epoch: 0,
     };
     for s in 0..3u32 {
         b.train_step(&(s * 8..s * 8 + 8).collect::<Vec<_>>(), s as usize, &p)

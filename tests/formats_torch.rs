@@ -179,3 +179,59 @@ fn cli_key_inspect_and_notes() {
     );
     assert!(notes.contains("dequantized"), "{notes}");
 }
+
+/// `--key` is part of a resumable run's identity: two dicts of the same layout in one file
+/// ("model" and its "ema" copy) give the same files but other tensors, so a folder started
+/// with one key is not continued with the other; the same key continues it.
+#[test]
+fn resume_with_another_key_is_refused() {
+    let ckpt = data("two_dicts.pt");
+    let open = |key: &str| {
+        Checkpoint::open_with(
+            &ckpt,
+            &OpenOptions {
+                key: Some(key.into()),
+            },
+        )
+        .unwrap()
+    };
+    let (model, ema) = (open("model"), open("ema"));
+    let names = |c: &Checkpoint| {
+        c.tensors()
+            .iter()
+            .map(|t| t.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(&model), names(&ema), "same layout");
+    let (a, b) = (
+        htdiag::outdir::CheckpointId::of(&model).unwrap(),
+        htdiag::outdir::CheckpointId::of(&ema).unwrap(),
+    );
+    assert_eq!((&a.files, a.tensors), (&b.files, b.tensors), "same files");
+    assert_ne!(a, b, "other tensors: another identity");
+
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("run");
+    let run = |key: &str, resume: bool| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_htdiag"));
+        c.arg("analyze")
+            .arg(&ckpt)
+            .args(["--key", key, "-q", "--out"])
+            .arg(&out);
+        if resume {
+            c.arg("--resume");
+        }
+        c.output().unwrap()
+    };
+    let o = run("model", false);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let o = run("ema", true);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success(), "resumed with another key: {e}");
+    assert!(
+        e.contains("cannot resume") && e.contains("other tensors"),
+        "{e}"
+    );
+    let o = run("model", true);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+}

@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 
 use htdiag::gpu::{GpuBackend, Probe};
 use htdiag::train::backend::{GramSide, PenaltySpectrum, SlicePenalty};
+use htdiag::train::data::Augment;
+use htdiag::train::net::arch::vgg::{Item, VggSpec};
 use htdiag::train::net::{Arch, BufferData, Net, Node, Op, Param};
 use htdiag::train::spectral::decompose_f32;
 use htdiag::train::{Backend, CpuBackend, Dataset, Optimizer, Split, StepParams};
@@ -137,6 +139,7 @@ fn steps(b: &mut dyn Backend, net: &Net, steps: usize) -> Trace {
             lr: 0.05,
             weight_decay: 1e-4,
             t: s as u64 + 1,
+            epoch: s,
         };
         b.train_step(&batch, s, &p).unwrap();
     }
@@ -158,18 +161,20 @@ fn steps(b: &mut dyn Backend, net: &Net, steps: usize) -> Trace {
 
 /// A whole network's training steps on the device against the CPU backend.
 fn device_matches_cpu(stem: &str, arch: &str, n_steps: usize) {
-    let Some(ctx) = gpu() else { return };
     let digits = test_digits();
-    let (train, test) = (digits.head(96), digits.head(8));
     let net = checkpoint(stem, arch, digits.dim);
+    same_steps(stem, &net, digits.head(96), n_steps);
+}
+
+/// `n_steps` steps of `net` on `train` (96 samples, the first 8 test digits for evaluation),
+/// on the CPU and on the device, agree; returns the CPU trace.
+fn same_steps(stem: &str, net: &Net, train: Dataset, n_steps: usize) -> Option<Trace> {
+    let ctx = gpu()?;
+    let test = test_digits().head(8);
     let opt = Optimizer::Sgd { momentum: 0.9 };
-    let mut cpu =
-        CpuBackend::from_net(&net, train.clone(), Some(test.clone()), opt, 16, 0).unwrap();
-    let mut dev = GpuBackend::new(ctx, &net, train, Some(test), opt, 16, 0).unwrap();
-    let (c, g) = (
-        steps(&mut cpu, &net, n_steps),
-        steps(&mut dev, &net, n_steps),
-    );
+    let mut cpu = CpuBackend::from_net(net, train.clone(), Some(test.clone()), opt, 16, 0).unwrap();
+    let mut dev = GpuBackend::new(ctx, net, train, Some(test), opt, 16, 0).unwrap();
+    let (c, g) = (steps(&mut cpu, net, n_steps), steps(&mut dev, net, n_steps));
     for (s, (a, b)) in c.losses.iter().zip(&g.losses).enumerate() {
         assert!(
             (a - b).abs() <= 1e-4 * a.abs().max(1.0),
@@ -214,6 +219,37 @@ fn device_matches_cpu(stem: &str, arch: &str, n_steps: usize) {
             }
             (a, b) => assert_eq!(a, b, "{stem} {}", bc.name),
         }
+    }
+    Some(c)
+}
+
+/// Dropout masks and augmented batches are functions of (seed, step, element) and (seed,
+/// epoch, sample) that both backends share: a VGG with dropout in its classifier, trained on
+/// randomly cropped and flipped digits, takes the same steps on the device as on the CPU, and
+/// the augmentation does change what is trained on.
+#[test]
+fn dropout_and_augmentation_steps_match_cpu() {
+    let spec = VggSpec {
+        cfg: vec![Item::Conv(4), Item::Pool, Item::Conv(6), Item::Pool],
+        bn: true,
+        avgpool7: false,
+        hidden: vec![24],
+        dropout: true,
+    };
+    let net = Arch::Vgg(Some(spec)).fresh([1, 28, 28], 10, 3).unwrap();
+    let mut train = test_digits().head(96);
+    train.shape = Some([1, 28, 28]);
+    let plain = train.clone();
+    train.augment = Some(Augment::parse("crop:3,flip").unwrap());
+    let Some(aug) = same_steps("vgg+dropout+augment", &net, train, 3) else {
+        return;
+    };
+    let opt = Optimizer::Sgd { momentum: 0.9 };
+    let test = test_digits().head(8);
+    let mut cpu = CpuBackend::from_net(&net, plain, Some(test), opt, 16, 0).unwrap();
+    let unaugmented = steps(&mut cpu, &net, 3);
+    for (s, (a, u)) in aug.losses.iter().zip(&unaugmented.losses).enumerate() {
+        assert_ne!(a, u, "step {s}: augmentation changed nothing");
     }
 }
 
@@ -320,6 +356,7 @@ fn conv_slice_penalty_matches_f64_reference() {
         lr: 1.0,
         weight_decay: 0.0,
         t: 1,
+        epoch: 0,
     };
     let mut plain = GpuBackend::new(ctx, &net, d.clone(), None, opt, 8, 0).unwrap();
     let mut pen = GpuBackend::new(gpu().unwrap(), &net, d, None, opt, 8, 0).unwrap();

@@ -617,11 +617,8 @@ fn dropout_masks_and_scales_consistently() {
     let scale = 1.0 / (1.0 - p);
     let mut dropped = 0;
     for (i, (&xi, &gi)) in x.iter().zip(&dy).enumerate() {
-        let keep = htdiag::gpu::graph::dropout_keep(
-            htdiag::gpu::graph::dropout_seed(0, 1, 0),
-            i as u32,
-            p,
-        );
+        let keep =
+            htdiag::train::dropout::keep(htdiag::train::dropout::mask_seed(0, 1, 0), i as u32, p);
         let (want_y, want_dx) = if keep {
             (xi * scale, gi * scale)
         } else {

@@ -131,6 +131,7 @@ fn penalty_gradient_on_device_matches_reference() {
         lr: 1.0,
         weight_decay: 0.0,
         t: 1,
+        epoch: 0,
     };
     let batch: Vec<u32> = (0..64).collect();
     let mut plain = GpuBackend::new(

@@ -363,7 +363,21 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let result = htdiag::report::synthetic::model(40, 17);
+    let mut result = htdiag::report::synthetic::model(40, 17);
+    // A small layer (12 eigenvalues): a low-confidence fit.
+    result.layers.push(htdiag::report::synthetic::layer(
+        41,
+        &htdiag::report::synthetic::SyntheticLayer {
+            name: "model.head.weight".into(),
+            m: 12,
+            q: 2.0,
+            tail_alpha: 1.8,
+            seed: 5,
+            with_mp: false,
+            with_randomized: false,
+        },
+    ));
+    result.summary = htdiag::metrics::summary(&result.layers, result.skipped.len());
     let page = dir.path().join("report.html");
     htdiag::report::html::write_html(&result, &page).unwrap();
     let profile = dir.path().join("profile");
@@ -411,6 +425,54 @@ fn report_loads_without_console_errors_sorts_on_click_and_draws_plots() {
     let shown = d.script("return [].slice.call(document.querySelectorAll('#layer-table tbody tr')).filter(function(r){return !r.hidden;}).length;");
     assert_eq!(shown, json!(result.summary.over_trained));
     d.script("var s=document.getElementById('filter-kind');s.value='';s.dispatchEvent(new Event('change'));return 0;");
+
+    // The status column shows what the terminal shows: the warning for over-/under-trained
+    // rows, "low confidence (N eigenvalues)" for fits on fewer than 20 eigenvalues or
+    // depthwise convolutions, else the status. Keyed by row id (L + layer_id).
+    let shown = d.script(
+        "var o={};document.querySelectorAll('#layer-table tbody tr').forEach(function(r){\
+           var ths=[].slice.call(document.querySelectorAll('#layer-table thead th'));\
+           var c=ths.findIndex(function(t){return t.dataset.key==='status';});\
+           o[r.id]=r.cells[c].textContent;});return o;",
+    );
+    let mut kinds = std::collections::BTreeSet::new();
+    for l in &result.layers {
+        let low = l.status == htdiag::result::LayerStatus::Success
+            && (l.num_evals < 20
+                || (l.layer_type == htdiag::result::LayerType::Conv2d && l.shape[1] == 1));
+        let warning = l.metrics.as_ref().map_or("", |m| m.warning.as_str());
+        let want = match l.status {
+            htdiag::result::LayerStatus::Success if low => {
+                format!("low confidence ({} eigenvalues)", l.num_evals)
+            }
+            htdiag::result::LayerStatus::Success if !warning.is_empty() => warning.to_string(),
+            s => s.as_str().to_string(),
+        };
+        let key = format!(
+            "row-L{:04}{}",
+            l.layer_id,
+            l.slice_id.map_or(String::new(), |s| format!("s{s}"))
+        );
+        assert_eq!(shown[&key], json!(want), "{key}");
+        kinds.insert(want.split(' ').next().unwrap().to_string());
+    }
+    assert!(
+        kinds.contains("over-trained") && kinds.contains("low"),
+        "{kinds:?}"
+    );
+    // At 1400 px the table keeps the plots link and the status in view (no scrolling).
+    let right = d.script(
+        "var r=document.querySelector('#layer-table tbody tr');var ths=[].slice.call(\
+           document.querySelectorAll('#layer-table thead th'));var c=ths.findIndex(\
+           function(t){return t.dataset.key==='status';});\
+         return [r.querySelector('a').getBoundingClientRect().right,\
+                 r.cells[c].getBoundingClientRect().right, window.innerWidth];",
+    );
+    let right: Vec<f64> = serde_json::from_value(right).unwrap();
+    assert!(
+        right[2] <= 1400.0 && right[0] < right[2] && right[1] < right[2],
+        "{right:?}"
+    );
 
     // A row's plots link draws its plots; the anchor is the row's layer_id (as in PNG names).
     d.click("#row-L0001 a");

@@ -152,3 +152,85 @@ fn each_layer_overlays_the_three_models_own_esds() {
     assert_eq!(html.matches("<svg").count(), 4 + p.layers.len());
     assert!(html.contains("before: alpha"));
 }
+
+/// The value printed for `layer` in the summary block headed `head`, in column `col`
+/// (0 before, 1 baseline, 2 regularized).
+fn printed(text: &str, head: &str, layer: &str, col: usize) -> f64 {
+    let block = text
+        .split(head)
+        .nth(1)
+        .unwrap_or_else(|| panic!("{head}: {text}"));
+    let row = block.lines().find(|l| l.starts_with(layer)).unwrap();
+    row.split_whitespace()
+        .nth(1 + col)
+        .unwrap()
+        .parse()
+        .unwrap()
+}
+
+/// The summary prints the number the chosen penalty acts on, per layer and model, then alpha:
+/// each checked against the analyses (the eigenvalue sum for weight decay's ||W||_F^2).
+#[test]
+fn summary_prints_the_penalty_metric_then_alpha() {
+    let mut r = report();
+    let row = |model: usize| {
+        r.analyses[model]
+            .layers
+            .iter()
+            .find(|l| l.name == "fc1.weight")
+            .unwrap()
+            .clone()
+    };
+    let (before, regularized) = (row(0), row(2));
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-3 * b.abs().max(1.0);
+
+    // weighted-alpha (the report's penalty): alpha_weighted, then alpha.
+    let text = summary_text(&r);
+    let aw = before.metrics.as_ref().unwrap().alpha_weighted;
+    assert!(close(
+        printed(&text, "alpha_weighted per layer", "fc1.weight", 0),
+        aw
+    ));
+    let alpha = regularized.fit.unwrap().alpha;
+    assert!(close(
+        printed(&text, "alpha per layer", "fc1.weight", 2),
+        alpha
+    ));
+
+    r.regularizer = Regularizer::new(Penalty::StableRank(Default::default()), 0.01);
+    let text = summary_text(&r);
+    let sum: f64 = before.eigenvalues.iter().sum();
+    let max = before.eigenvalues.iter().cloned().fold(0.0, f64::max);
+    assert!(close(
+        printed(&text, "stable_rank per layer", "fc1.weight", 0),
+        sum / max
+    ));
+    assert!(!text.contains("alpha_weighted per layer"));
+    // The training page's layer table leads with the same metric, then alpha.
+    let html = render_training_html(&r);
+    let col = |h: &str| {
+        html.find(&format!(">{h}</th>"))
+            .unwrap_or_else(|| panic!("{h}"))
+    };
+    assert!(col("stable_rank before") < col("alpha before"));
+    assert_eq!(html.matches(">stable_rank before</th>").count(), 1);
+
+    r.regularizer = Regularizer::new(Penalty::WeightDecay, 0.01);
+    let text = summary_text(&r);
+    assert!(close(
+        printed(&text, "||W||_F^2 per layer", "fc1.weight", 0),
+        sum
+    ));
+
+    r.regularizer = Regularizer::new(Penalty::PowerLawPrior(Default::default()), 0.01);
+    let text = summary_text(&r);
+    assert!(close(
+        printed(&text, "alpha per layer", "fc1.weight", 2),
+        alpha
+    ));
+    assert_eq!(
+        text.matches("alpha per layer").count(),
+        1,
+        "alpha once: {text}"
+    );
+}

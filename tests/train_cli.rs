@@ -102,4 +102,64 @@ fn clear_errors() {
     assert!(e.contains("/nonexistent.safetensors"), "{e}");
     let e = run(&["--arch", "784-10", "--device", "tpu", "--data", &data()]);
     assert!(e.contains("software-gpu"), "{e}");
+    // A data file that is not one says so (not "invalid checkpoint").
+    let dir = tempfile::tempdir().unwrap();
+    let junk = dir.path().join("junk.safetensors");
+    std::fs::write(&junk, b"not a safetensors file at all").unwrap();
+    let e = run(&["--arch", "784-10", "--data", junk.to_str().unwrap()]);
+    assert!(
+        e.contains("junk.safetensors") && e.contains("invalid data file"),
+        "{e}"
+    );
+    assert!(!e.contains("checkpoint"), "{e}");
+    // An output that cannot be written is refused before the data is read or any training.
+    let file = dir.path().join("plain-file");
+    std::fs::write(&file, b"x").unwrap();
+    let out = file.join("m.safetensors");
+    let e = run(&[
+        "--arch",
+        "784-10",
+        "--device",
+        "cpu",
+        "--data",
+        junk.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        e.contains("--out") && e.contains("cannot write there"),
+        "{e}"
+    );
+    assert!(
+        !e.contains("invalid data file"),
+        "checked after the data: {e}"
+    );
+}
+
+/// `--device auto` enumerates the GPU adapters; on a machine without XDG_RUNTIME_DIR the
+/// Vulkan loader's window-system probe must not print "XDG_RUNTIME_DIR is invalid" on a run
+/// that succeeds.
+#[test]
+fn device_auto_is_quiet_about_the_window_system() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("m.safetensors");
+    let o = Command::new(env!("CARGO_BIN_EXE_htdiag"))
+        .args([
+            "train",
+            "--arch",
+            "784-16-10",
+            "--epochs",
+            "1",
+            "--limit",
+            "200",
+        ])
+        .args(["--device", "auto", "--quiet", "--data", &data(), "--out"])
+        .arg(&out)
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(o.status.success(), "{e}");
+    assert!(out.is_file());
+    assert!(!e.contains("XDG_RUNTIME_DIR"), "{e}");
 }

@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+mod common;
+
 fn data() -> String {
     concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -133,4 +135,115 @@ fn regularize_rejects_unknown_penalty_and_non_mlp() {
         e.contains("not a multilayer perceptron") || e.contains("not an MLP"),
         "{e}"
     );
+}
+
+/// Largest eigenvalue of `W^T W` for a row-major `rows x cols` W, by power iteration (an
+/// independent check of the analysis' lambda_max).
+fn lambda_max(w: &[f32], rows: usize, cols: usize) -> f64 {
+    let mut v = vec![1.0f64; cols];
+    let mut lambda = 0.0;
+    for _ in 0..500 {
+        let wv: Vec<f64> = (0..rows)
+            .map(|r| (0..cols).map(|c| w[r * cols + c] as f64 * v[c]).sum())
+            .collect();
+        let u: Vec<f64> = (0..cols)
+            .map(|c| (0..rows).map(|r| w[r * cols + c] as f64 * wv[r]).sum())
+            .collect();
+        lambda = u.iter().map(|x| x * x).sum::<f64>().sqrt();
+        v = u.iter().map(|x| x / lambda).collect();
+    }
+    lambda
+}
+
+/// The summary speaks the flags' language (`baseline: none`, `stable-rank`), prints the
+/// chosen penalty's metric per layer (stable rank for stable-rank, checked against
+/// ||W||_F^2 / lambda_max computed here) and alpha; a second run into the now non-empty
+/// --out-dir is refused before any training unless --force.
+#[test]
+fn regularize_prints_the_penalty_metric_and_refuses_a_non_empty_out_dir() {
+    let dir = tempfile::tempdir().unwrap();
+    let init = dir.path().join("init.safetensors");
+    let m = htdiag::train::Mlp::init(&[784, 24, 10], 5).unwrap();
+    m.save(&init).unwrap();
+    let out = dir.path().join("out");
+    let run = |extra: &[&str]| {
+        common::htdiag()
+            .arg("regularize")
+            .arg(&init)
+            .arg("--data")
+            .arg(common::test_data("mnist2k.safetensors"))
+            .args(["--limit", "300", "--epochs", "1", "--device", "cpu"])
+            .args(["--penalty", "stable-rank", "--mu", "0.01", "--out-dir"])
+            .arg(&out)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    let (stdout, stderr) = (
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    );
+    assert!(o.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("baseline: none") && stderr.contains("penalty: stable-rank"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("None") && !stdout.contains("None"),
+        "{stderr}{stdout}"
+    );
+    assert!(stdout.contains("stable-rank (mu = 0.01)"), "{stdout}");
+    assert!(!stdout.contains("stable_rank (mu"), "{stdout}");
+    assert!(
+        stdout.contains("stable_rank per layer") && stdout.contains("alpha per layer"),
+        "{stdout}"
+    );
+    // fc1's stable rank before fine-tuning: ||W||_F^2 / lambda_max of the initial weights.
+    let w = &m.layers[0].as_linear().weight;
+    let frob2: f64 = w.iter().map(|&x| x as f64 * x as f64).sum();
+    let want = frob2 / lambda_max(w, 24, 784);
+    let table = stdout.split("stable_rank per layer").nth(1).unwrap();
+    let row = table.lines().find(|l| l.starts_with("fc1.weight")).unwrap();
+    let before: f64 = row.split_whitespace().nth(1).unwrap().parse().unwrap();
+    assert!((before - want).abs() < 2e-3, "{before} vs {want}: {row}");
+    // Not the alpha column: alpha of fc1 is printed in the alpha block.
+    let alpha_block = stdout.split("alpha per layer").nth(1).unwrap();
+    assert!(alpha_block.lines().any(|l| l.starts_with("fc1.weight")));
+
+    // The folder now holds the first run's files: refused up front, nothing rewritten.
+    let json = out.join("regularize.json");
+    let before_bytes = std::fs::read(&json).unwrap();
+    let o = run(&[]);
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        e.contains("--out-dir")
+            && e.contains(&out.display().to_string())
+            && e.contains("not empty")
+            && e.contains("--force"),
+        "{e}"
+    );
+    assert!(!e.contains("fine-tuning"), "refused after starting: {e}");
+    assert_eq!(std::fs::read(&json).unwrap(), before_bytes);
+    let o = run(&["--force", "--quiet"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+
+    // A folder that cannot be made (its parent is a plain file) is refused up front too.
+    let o = common::htdiag()
+        .arg("regularize")
+        .arg(&init)
+        .arg("--data")
+        .arg(common::test_data("mnist2k.safetensors"))
+        .args(["--penalty", "stable-rank", "--mu", "0.01", "--out-dir"])
+        .arg(init.join("sub"))
+        .output()
+        .unwrap();
+    let e = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success());
+    assert!(
+        e.contains("--out-dir") && e.contains("is not a folder"),
+        "{e}"
+    );
+    assert!(!e.contains("fine-tuning"), "{e}");
 }

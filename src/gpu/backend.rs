@@ -19,6 +19,7 @@ use crate::train::backend::{
 };
 use crate::train::cpu::adam_corrections;
 use crate::train::data::Dataset;
+use crate::train::dropout;
 use crate::train::net::{BufferData, Net, Op, WeightView};
 
 #[repr(C)]
@@ -80,8 +81,11 @@ struct State {
     classes: usize,
     /// Train steps taken (batch norm's `num_batches_tracked`).
     steps: u64,
-    /// Run seed of the dropout masks.
+    /// Run seed of the dropout masks and the augmentation.
     seed: u64,
+    /// The training set, kept on the host when it is augmented: each step's batch is then
+    /// gathered and augmented on the CPU (as the CPU backend does) and uploaded as the input.
+    augmented: Option<Dataset>,
 }
 
 impl GpuBackend {
@@ -281,6 +285,7 @@ impl GpuBackend {
             classes,
             steps: 0,
             seed,
+            augmented: train.augment.is_some().then_some(train),
         })
     }
 }
@@ -382,6 +387,11 @@ impl Backend for GpuBackend {
         }
         let q = &self.ctx.queue;
         q.write_buffer(&self.s.idx_train, 0, bytemuck::cast_slice(batch));
+        if let Some(d) = &self.s.augmented {
+            let mut x = vec![0.0f32; batch.len() * d.dim];
+            d.gather_into(batch, self.s.seed, p.epoch, &mut x);
+            q.write_buffer(&self.s.t.acts[0], 0, bytemuck::cast_slice(&x));
+        }
         let o = match self.s.opt {
             Optimizer::Sgd { momentum } => OptParams {
                 lr: p.lr,
@@ -414,7 +424,7 @@ impl Backend for GpuBackend {
             for d in slots {
                 let op = &list[d.index];
                 let mut words = (op.rule)(b).0;
-                words[3] = graph::dropout_seed(s.seed, p.t, d.node);
+                words[3] = dropout::mask_seed(s.seed, p.t, d.node);
                 op.write_words(&self.ctx, &words);
             }
         }
@@ -426,12 +436,12 @@ impl Backend for GpuBackend {
                 std::iter::once(&pe.matrix.step).chain(pe.slices.iter().flat_map(|sp| &sp.step))
             })
             .collect();
-        let mut enc_lists: Vec<&[Dispatch]> = vec![
-            std::slice::from_ref(&s.gather),
-            &s.forward[..],
-            &s.loss[..],
-            &s.backward[..],
-        ];
+        let gather = match s.augmented {
+            Some(_) => &[][..],
+            None => std::slice::from_ref(&s.gather),
+        };
+        let mut enc_lists: Vec<&[Dispatch]> =
+            vec![gather, &s.forward[..], &s.loss[..], &s.backward[..]];
         for d in &pen {
             enc_lists.push(std::slice::from_ref(*d));
         }

@@ -9,7 +9,7 @@
 //   mode 5  dropout backward:    out (+)= a * keep_i / (1 - p)
 // Dropout keeps element i when pcg(i + pcg(seed)) >= threshold = p * 2^32, with `pcg` the
 // PCG-RXS-M-XS hash of Jarzynski & Olano (JCGT 2020) and `seed` a fresh u32 per step
-// (htdiag::gpu::dropout_keep is the same function on the host).
+// (htdiag::train::dropout::keep is the same function on the host).
 
 struct Params {
     n: u32,

@@ -8,6 +8,7 @@
 use super::dispatch::{Dispatch, Mm, Recorder};
 use super::kernels::Kernel;
 use crate::error::{Error, Result};
+use crate::train::dropout;
 use crate::train::net::{BufferData, Net, Op};
 
 /// Device buffers of one parameter: value, gradient, two optimizer states.
@@ -393,7 +394,7 @@ fn dropout(
     mode: u32,
     acc: bool,
 ) -> Dispatch {
-    let threshold = dropout_threshold(p);
+    let threshold = dropout::threshold(p);
     let scale = 1.0 / (1.0 - p);
     rec.elems(
         Kernel::Elementwise,
@@ -412,30 +413,6 @@ fn dropout(
             ]
         },
     )
-}
-
-/// `p * 2^32` as the u32 threshold of elementwise.wgsl's dropout test (saturating).
-pub fn dropout_threshold(p: f32) -> u32 {
-    (p.clamp(0.0, 1.0) as f64 * 4_294_967_296.0).min(u32::MAX as f64) as u32
-}
-
-/// PCG-RXS-M-XS hash (Jarzynski & Olano, JCGT 2020), as `pcg` in elementwise.wgsl.
-pub fn pcg(v: u32) -> u32 {
-    let state = v.wrapping_mul(747_796_405).wrapping_add(2_891_336_453);
-    let word = ((state >> ((state >> 28) + 4)) ^ state).wrapping_mul(277_803_737);
-    (word >> 22) ^ word
-}
-
-/// Whether dropout keeps element `i` (flat index in the batch) under `seed`: the mask
-/// elementwise.wgsl applies.
-pub fn dropout_keep(seed: u32, i: u32, p: f32) -> bool {
-    pcg(i.wrapping_add(pcg(seed))) >= dropout_threshold(p)
-}
-
-/// The seed of node `node`'s dropout mask at optimizer step `t` of a run seeded `seed`.
-pub fn dropout_seed(seed: u64, t: u64, node: usize) -> u32 {
-    let run = pcg(seed as u32 ^ pcg((seed >> 32) as u32));
-    pcg(run ^ (t as u32).wrapping_mul(0x9e37_79b9) ^ pcg(node as u32))
 }
 
 /// Backward dispatches, nodes in reverse; the loss kernel has written the last value's

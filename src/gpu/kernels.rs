@@ -12,6 +12,26 @@ macro_rules! windowed {
     };
 }
 
+/// A pooling forward kernel: window.wgsl, then pool.wgsl (bindings x, y and the entry point,
+/// one invocation per output element), then the kernel's own `pool()`.
+macro_rules! pooling {
+    ($file:literal) => {
+        concat!(
+            include_str!("window.wgsl"),
+            include_str!("pool.wgsl"),
+            include_str!($file)
+        )
+    };
+}
+
+/// A per-element BatchNorm kernel: bn_elementwise.wgsl (uniform, input x and the entry point)
+/// followed by the kernel's own `bn()`.
+macro_rules! bn_elementwise {
+    ($file:literal) => {
+        concat!(include_str!("bn_elementwise.wgsl"), include_str!($file))
+    };
+}
+
 /// Source of every kernel, by name (also used by the naga validation test).
 pub const SOURCES: &[(&str, &str)] = &[
     ("matmul", include_str!("matmul.wgsl")),
@@ -29,12 +49,12 @@ pub const SOURCES: &[(&str, &str)] = &[
     ("conv_layout", include_str!("conv_layout.wgsl")),
     ("bn_stats", include_str!("bn_stats.wgsl")),
     ("channel_sums", include_str!("channel_sums.wgsl")),
-    ("bn_apply", include_str!("bn_apply.wgsl")),
-    ("bn_backward", include_str!("bn_backward.wgsl")),
+    ("bn_apply", bn_elementwise!("bn_apply.wgsl")),
+    ("bn_backward", bn_elementwise!("bn_backward.wgsl")),
     ("elementwise", include_str!("elementwise.wgsl")),
-    ("max_pool", windowed!("max_pool.wgsl")),
+    ("max_pool", pooling!("max_pool.wgsl")),
     ("max_pool_backward", windowed!("max_pool_backward.wgsl")),
-    ("avg_pool", windowed!("avg_pool.wgsl")),
+    ("avg_pool", pooling!("avg_pool.wgsl")),
     ("avg_pool_backward", windowed!("avg_pool_backward.wgsl")),
     ("conv_slices", include_str!("conv_slices.wgsl")),
 ];

@@ -89,7 +89,7 @@ impl Probe {
         for (list, slots) in [(&fwd.0, &fwd.1), (&self.backward.0, &self.backward.1)] {
             for s in slots {
                 let mut words = (list[s.index].rule)(self.batch).0;
-                words[3] = graph::dropout_seed(0, step, s.node);
+                words[3] = crate::train::dropout::mask_seed(0, step, s.node);
                 list[s.index].write_words(&self.ctx, &words);
             }
         }

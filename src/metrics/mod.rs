@@ -19,7 +19,7 @@ pub use layer::{layer_metrics, pool, warning};
 pub use mp::{MP_BANDWIDTH, mp_fit};
 pub use nelder_mead::{NelderMead, fmin};
 pub use randomize::{randomized, shuffle_entries};
-pub use summary::summary;
+pub use summary::{low_confidence, summary};
 
 #[cfg(test)]
 mod tests;

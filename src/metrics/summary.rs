@@ -2,7 +2,17 @@
 //! WeightWatcher's `get_summary`, except that rows whose power-law fit failed (alpha = -1)
 //! are left out of the alpha-based means and counted instead.
 
-use crate::result::{LayerResult, LayerStatus, Summary};
+use crate::result::{LayerResult, LayerStatus, LayerType, Summary};
+
+/// True when a row's fit rests on too few eigenvalues to read alpha as a diagnosis: fewer
+/// than [`crate::fit::SMALL_N_LIMIT`], or a depthwise convolution (one input channel per
+/// filter, so a handful of eigenvalues per slice). Alpha from a handful of eigenvalues says
+/// little (Martin & Mahoney 2021 read alpha on layers with large spectra), so such rows are
+/// shown as "low confidence" and not counted as over- or under-trained.
+pub fn low_confidence(l: &LayerResult) -> bool {
+    let depthwise = l.layer_type == LayerType::Conv2d && l.shape.get(1) == Some(&1);
+    l.status == LayerStatus::Success && (l.num_evals < crate::fit::SMALL_N_LIMIT || depthwise)
+}
 
 /// Mean of the values, `None` when there are none.
 fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
@@ -15,6 +25,8 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 /// `log_norm`, `log_spectral_norm`, `stable_rank` average every row with metrics (status
 /// success or failed); `alpha`, `alpha_weighted`, `log_alpha_norm` only rows whose fit
 /// succeeded; `mp_softrank` the rows with an MP fit. Rows with status `error` are counted.
+/// Over- and under-trained counts leave out [`low_confidence`] rows (counted on their own),
+/// whose row warning is kept as WeightWatcher computes it.
 pub fn summary(layers: &[LayerResult], skipped: usize) -> Summary {
     let analysed: Vec<&LayerResult> = layers
         .iter()
@@ -31,7 +43,7 @@ pub fn summary(layers: &[LayerResult], skipped: usize) -> Summary {
     let warn = |w: &str| {
         analysed
             .iter()
-            .filter(|l| l.metrics.as_ref().is_some_and(|m| m.warning == w))
+            .filter(|l| !low_confidence(l) && l.metrics.as_ref().is_some_and(|m| m.warning == w))
             .count()
     };
     Summary {
@@ -55,5 +67,6 @@ pub fn summary(layers: &[LayerResult], skipped: usize) -> Summary {
         skipped,
         over_trained: warn("over-trained"),
         under_trained: warn("under-trained"),
+        low_confidence: analysed.iter().filter(|l| low_confidence(l)).count(),
     }
 }

@@ -295,7 +295,9 @@ fn row(status: LayerStatus, alpha: f64, log_norm: f64, mp: Option<f64>) -> Layer
         rf: 1,
         status,
         message: None,
-        num_evals: 3,
+        // The count a confident fit needs (the metrics above come from three values; the
+        // summary reads only this count, see summary_leaves_low_confidence_rows_out).
+        num_evals: crate::fit::SMALL_N_LIMIT,
         fit: (status != LayerStatus::Error).then_some(fit),
         metrics: (status != LayerStatus::Error).then_some(metrics),
         mp: mp.map(|s| crate::result::MpFit {
@@ -334,4 +336,35 @@ fn summary_excludes_failed_fits() {
     let empty = summary(&[], 0);
     assert_eq!(empty.alpha, None);
     assert_eq!(empty.num_layers, 0);
+}
+
+/// Fits on fewer than 20 eigenvalues and depthwise convolutions keep WeightWatcher's row
+/// warning but are counted as low-confidence, not over- or under-trained; they still enter
+/// the means.
+#[test]
+fn summary_leaves_low_confidence_rows_out() {
+    let over = row(LayerStatus::Success, 1.5, 1.0, None);
+    let mut small = row(LayerStatus::Success, 1.2, 1.0, None);
+    small.num_evals = crate::fit::SMALL_N_LIMIT - 1;
+    let mut depthwise = row(LayerStatus::Success, 7.0, 1.0, None);
+    depthwise.layer_type = LayerType::Conv2d;
+    depthwise.shape = vec![32, 1, 3, 3];
+    depthwise.num_evals = 32;
+    let mut failed_small = row(LayerStatus::Failed, -1.0, 1.0, None);
+    failed_small.num_evals = 5;
+    for r in [&over, &small] {
+        assert_eq!(r.metrics.as_ref().unwrap().warning, "over-trained");
+    }
+    assert_eq!(depthwise.metrics.as_ref().unwrap().warning, "under-trained");
+    assert!(!low_confidence(&over) && low_confidence(&small) && low_confidence(&depthwise));
+    assert!(
+        !low_confidence(&failed_small),
+        "a failed fit is 'failed', not low-confidence"
+    );
+    let s = summary(&[over, small, depthwise, failed_small], 0);
+    assert_eq!(
+        (s.over_trained, s.under_trained, s.low_confidence),
+        (1, 0, 2)
+    );
+    assert_eq!(s.alpha, Some((1.5 + 1.2 + 7.0) / 3.0));
 }

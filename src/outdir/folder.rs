@@ -61,7 +61,7 @@ impl OutDir {
             found.clean_temp_files()?;
             return Ok(found);
         }
-        if root.exists() && !is_empty_dir(root)? {
+        if !is_empty_or_missing(root)? {
             return Err(Error::InvalidArgument(format!(
                 "{} is not empty and holds no {MANIFEST}; choose an empty or new folder",
                 root.display()
@@ -179,7 +179,13 @@ fn write_json<T: serde::Serialize>(p: &Path, value: &T) -> Result<()> {
     atomic_write(p, &text)
 }
 
-fn is_empty_dir(p: &Path) -> Result<bool> {
-    let mut rd = std::fs::read_dir(p).map_err(|e| Error::io(p, e))?;
-    Ok(rd.next().is_none())
+/// True when the folder `p` does not exist yet or holds nothing: the only folders a run may
+/// fill without mixing its files with others (`analyze --out`; `regularize --out-dir` unless
+/// told to write over them). A path that exists but is not a folder is an error.
+pub fn is_empty_or_missing(p: &Path) -> Result<bool> {
+    match std::fs::read_dir(p) {
+        Ok(mut rd) => Ok(rd.next().is_none()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(true),
+        Err(e) => Err(Error::io(p, e)),
+    }
 }

@@ -34,6 +34,11 @@ pub struct CheckpointId {
     pub files: Vec<FileId>,
     /// Number of tensors.
     pub tensors: usize,
+    /// FNV-1a 64 of the tensor table (every tensor's name, dtype, shape, file and byte
+    /// range): the same files read another way (another dict key of a PyTorch checkpoint,
+    /// say an EMA copy of the same layout) give other tensors, and so another identity.
+    #[serde(default)]
+    pub table_fnv64: String,
 }
 
 impl CheckpointId {
@@ -56,6 +61,7 @@ impl CheckpointId {
             index,
             files,
             tensors: ckpt.tensors().len(),
+            table_fnv64: format!("{:016x}", table_fnv64(ckpt)),
         })
     }
 
@@ -88,8 +94,28 @@ impl CheckpointId {
                 );
             }
         }
+        if a.table_fnv64 != b.table_fnv64 {
+            return "the same files, but other tensors read from them (another dict key of a \
+                    PyTorch checkpoint?)"
+                .into();
+        }
         "index presence differs".into()
     }
+}
+
+/// FNV-1a 64 of the tensor table, one line per tensor (`name dtype shape file start end`).
+fn table_fnv64(ckpt: &Checkpoint) -> u64 {
+    let text: String = ckpt
+        .tensors()
+        .iter()
+        .map(|t| {
+            format!(
+                "{} {} {:?} {} {} {}\n",
+                t.name, t.dtype, t.shape, t.shard, t.byte_range.start, t.byte_range.end
+            )
+        })
+        .collect();
+    fnv64(text.as_bytes())
 }
 
 fn file_name(p: &Path) -> String {

@@ -31,7 +31,7 @@ mod manifest;
 mod merge;
 mod run;
 
-pub use folder::{OutDir, row_file_name};
+pub use folder::{OutDir, is_empty_or_missing, row_file_name};
 pub use identity::{CheckpointId, FileId, fnv64};
 pub use manifest::Manifest;
 pub use merge::{merge, same_results, without_timings};

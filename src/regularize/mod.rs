@@ -115,15 +115,16 @@ pub struct SpectralTerm {
 }
 
 impl Penalty {
-    /// Short stable name (for logs, JSON and CLI flags).
+    /// Short stable name, spelled as the command line spells it (`weighted-alpha`), for
+    /// messages and run descriptions. (The JSON tag of a [`Penalty`] is the snake_case form.)
     pub fn name(&self) -> &'static str {
         match self {
-            Penalty::WeightedAlpha(_) => "weighted_alpha",
-            Penalty::StableRank(_) => "stable_rank",
-            Penalty::PowerLawPrior(_) => "power_law_prior",
-            Penalty::FrechetPrior(_) => "frechet_prior",
-            Penalty::WeightDecay => "weight_decay",
-            Penalty::SpectralNorm(_) => "spectral_norm",
+            Penalty::WeightedAlpha(_) => "weighted-alpha",
+            Penalty::StableRank(_) => "stable-rank",
+            Penalty::PowerLawPrior(_) => "power-law-prior",
+            Penalty::FrechetPrior(_) => "frechet-prior",
+            Penalty::WeightDecay => "weight-decay",
+            Penalty::SpectralNorm(_) => "spectral-norm",
         }
     }
 

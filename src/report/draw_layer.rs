@@ -26,16 +26,7 @@ pub fn loglog<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &LogLogEsd) 
             .chain(p.fit_line.iter().map(|q| q.1).filter(|&d| d > 0.0)),
     );
     let (y0, y1) = range(y0, y1, true);
-    let mut keys = vec![Key::new("ESD", Swatch::Bar(BLUE))];
-    if !p.fit_line.is_empty() {
-        keys.push(Key::new("power-law fit", Swatch::Dashed(RED)));
-    }
-    if let Some(xm) = p.xmin {
-        keys.push(Key::new(
-            format!("xmin = {}", fmt_num(xm)),
-            Swatch::Line(GREEN),
-        ));
-    }
+    let keys = fit_keys(Key::new("ESD", Swatch::Bar(BLUE)), &p.fit_line, p.xmin);
     let area = frame(root, &p.title, &keys)?;
     let mut chart = axes(
         &area,
@@ -43,39 +34,8 @@ pub fn loglog<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &LogLogEsd) 
         (y0..y1).log_scale(),
         &AxisSpec::new("eigenvalue", "density"),
     )?;
-    chart
-        .draw_series(
-            h.density
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| **d > 0.0)
-                .map(|(i, d)| {
-                    Rectangle::new(
-                        [(h.edges[i], y0), (h.edges[i + 1], *d)],
-                        BLUE.mix(0.45).filled(),
-                    )
-                }),
-        )
-        .map_err(err)?;
-    if let Some(xm) = p.xmin {
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(xm, y0), (xm, y1)],
-                GREEN.stroke_width(2),
-            )))
-            .map_err(err)?;
-    }
-    if !p.fit_line.is_empty() {
-        chart
-            .draw_series(DashedLineSeries::new(
-                p.fit_line.iter().copied(),
-                8,
-                5,
-                RED.stroke_width(2),
-            ))
-            .map_err(err)?;
-    }
-    Ok(())
+    draw_bars(&mut chart, &h.edges, &h.density, y0, BLUE.mix(0.45))?;
+    draw_fit(&mut chart, &p.fit_line, p.xmin, (y0, y1))
 }
 
 /// CCDF on log-log axes: the empirical points, the fitted power law (dashed), xmin.
@@ -90,16 +50,11 @@ pub fn ccdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Ccdf) -> Draw
             .filter(|&v| v > 0.0),
     );
     let (y0, y1) = (y0 / 1.5, 1.5);
-    let mut keys = vec![Key::new("P(X >= x), data", Swatch::Dot(BLUE))];
-    if !p.fit_line.is_empty() {
-        keys.push(Key::new("power-law fit", Swatch::Dashed(RED)));
-    }
-    if let Some(xm) = p.xmin {
-        keys.push(Key::new(
-            format!("xmin = {}", fmt_num(xm)),
-            Swatch::Line(GREEN),
-        ));
-    }
+    let keys = fit_keys(
+        Key::new("P(X >= x), data", Swatch::Dot(BLUE)),
+        &p.fit_line,
+        p.xmin,
+    );
     let area = frame(root, &p.title, &keys)?;
     let mut chart = axes(
         &area,
@@ -107,14 +62,6 @@ pub fn ccdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Ccdf) -> Draw
         (y0..y1).log_scale(),
         &AxisSpec::new("eigenvalue x", "P(X >= x)"),
     )?;
-    if let Some(xm) = p.xmin {
-        chart
-            .draw_series(std::iter::once(PathElement::new(
-                vec![(xm, y0), (xm, y1)],
-                GREEN.stroke_width(2),
-            )))
-            .map_err(err)?;
-    }
     chart
         .draw_series(
             p.points
@@ -122,16 +69,74 @@ pub fn ccdf<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, p: &Ccdf) -> Draw
                 .map(|&q| Circle::new(q, 2, BLUE.mix(0.8).filled())),
         )
         .map_err(err)?;
-    if !p.fit_line.is_empty() {
+    draw_fit(&mut chart, &p.fit_line, p.xmin, (y0, y1))
+}
+
+/// The legend of a plot with a fitted power law: `data`'s own key, then the fit (dashed) and
+/// xmin when they exist.
+fn fit_keys(data: Key, fit_line: &[(f64, f64)], xmin: Option<f64>) -> Vec<Key> {
+    let mut keys = vec![data];
+    if !fit_line.is_empty() {
+        keys.push(Key::new("power-law fit", Swatch::Dashed(RED)));
+    }
+    if let Some(xm) = xmin {
+        keys.push(Key::new(
+            format!("xmin = {}", fmt_num(xm)),
+            Swatch::Line(GREEN),
+        ));
+    }
+    keys
+}
+
+/// Draws what [`fit_keys`] announces: xmin as a vertical line across `y0..y1`, then the
+/// fitted power law, dashed.
+fn draw_fit<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<DB, Cartesian2d<X, Y>>,
+    fit_line: &[(f64, f64)],
+    xmin: Option<f64>,
+    (y0, y1): (f64, f64),
+) -> DrawResult {
+    if let Some(xm) = xmin {
+        chart
+            .draw_series(std::iter::once(PathElement::new(
+                vec![(xm, y0), (xm, y1)],
+                GREEN.stroke_width(2),
+            )))
+            .map_err(err)?;
+    }
+    if !fit_line.is_empty() {
         chart
             .draw_series(DashedLineSeries::new(
-                p.fit_line.iter().copied(),
+                fit_line.iter().copied(),
                 8,
                 5,
                 RED.stroke_width(2),
             ))
             .map_err(err)?;
     }
+    Ok(())
+}
+
+/// Histogram bars: bar `i` spans `edges[i]..edges[i + 1]` from `base` up to `heights[i]`;
+/// empty bars are not drawn (a log axis has no 0).
+fn draw_bars<DB: DrawingBackend, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<DB, Cartesian2d<X, Y>>,
+    edges: &[f64],
+    heights: &[f64],
+    base: f64,
+    color: RGBAColor,
+) -> DrawResult {
+    chart
+        .draw_series(
+            heights
+                .iter()
+                .enumerate()
+                .filter(|(_, h)| **h > 0.0)
+                .map(|(i, h)| {
+                    Rectangle::new([(edges[i], base), (edges[i + 1], *h)], color.filled())
+                }),
+        )
+        .map_err(err)?;
     Ok(())
 }
 
@@ -198,14 +203,7 @@ pub fn marked<DB: DrawingBackend>(
     keys.extend(marker_keys(markers));
     let area = frame(root, title, &keys)?;
     let mut chart = axes(&area, x0..x1, 0.0..y1, &AxisSpec::new(xlabel, "density"))?;
-    chart
-        .draw_series(h.density.iter().enumerate().map(|(i, d)| {
-            Rectangle::new(
-                [(h.edges[i], 0.0), (h.edges[i + 1], *d)],
-                BLUE.mix(0.45).filled(),
-            )
-        }))
-        .map_err(err)?;
+    draw_bars(&mut chart, &h.edges, &h.density, 0.0, BLUE.mix(0.45))?;
     if let Some(c) = curve {
         chart
             .draw_series(LineSeries::new(c.iter().copied(), RED.stroke_width(2)))
@@ -322,14 +320,7 @@ fn two_hists<DB: DrawingBackend>(
     let area = frame(root, title, &keys)?;
     let mut chart = axes(&area, x0..x1, 0.0..y1, &AxisSpec::new(xlabel, "density"))?;
     for ((_, h), color) in hists.iter().zip([BLUE, ORANGE]) {
-        chart
-            .draw_series(h.density.iter().enumerate().map(|(i, d)| {
-                Rectangle::new(
-                    [(h.edges[i], 0.0), (h.edges[i + 1], *d)],
-                    color.mix(0.4).filled(),
-                )
-            }))
-            .map_err(err)?;
+        draw_bars(&mut chart, &h.edges, &h.density, 0.0, color.mix(0.4))?;
     }
     draw_markers(&mut chart, markers, y1)
 }
@@ -402,14 +393,7 @@ pub fn overlay<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, o: &EsdOverlay
         &AxisSpec::new("log10 eigenvalue", "density per log10 unit"),
     )?;
     for ((h, d), color) in [(&a, &da), (&b, &db)].into_iter().zip(colors) {
-        chart
-            .draw_series(d.iter().enumerate().map(|(i, v)| {
-                Rectangle::new(
-                    [(h.edges[i], 0.0), (h.edges[i + 1], *v)],
-                    color.mix(0.4).filled(),
-                )
-            }))
-            .map_err(err)?;
+        draw_bars(&mut chart, &h.edges, d, 0.0, color.mix(0.4))?;
     }
     for (k, l) in lines.iter().enumerate() {
         chart

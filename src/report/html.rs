@@ -67,6 +67,13 @@ fn summary_section(r: &AnalysisResult) -> String {
         "under-trained (alpha > 6)",
         bad(s.under_trained, "warn"),
     );
+    if s.low_confidence > 0 {
+        h += &card(
+            &s.low_confidence.to_string(),
+            "low-confidence fits (not counted above)",
+            "",
+        );
+    }
     h += &card(
         &s.failed_fits.to_string(),
         "failed fits (excluded from alpha means)",

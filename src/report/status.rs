@@ -1,18 +1,11 @@
-//! A row's status as every view shows it: the warning in place of "success" (as the
-//! terminal table always did), and fits on fewer than [`crate::fit::SMALL_N_LIMIT`]
-//! eigenvalues (depthwise convolutions, tiny layers) marked low-confidence rather than
-//! "over-trained": alpha from a handful of eigenvalues says little (Martin & Mahoney 2021
-//! read alpha on layers with large spectra).
+//! A row's status as the terminal table and the HTML report show it: the warning in place of
+//! "success", and fits on fewer than [`crate::fit::SMALL_N_LIMIT`] eigenvalues (depthwise
+//! convolutions, tiny layers) marked low-confidence rather than "over-trained"
+//! ([`low_confidence`]; the summary's over-/under-trained counts leave them out too). The
+//! CSV and JSON keep WeightWatcher's `warning` column as it is.
 
-use crate::result::{LayerResult, LayerStatus, LayerType};
-
-/// True when the row's fit rests on too few eigenvalues to read alpha as a diagnosis: fewer
-/// than [`crate::fit::SMALL_N_LIMIT`], or a depthwise convolution (one input channel per
-/// filter).
-pub fn low_confidence(l: &LayerResult) -> bool {
-    let depthwise = l.layer_type == LayerType::Conv2d && l.shape.get(1) == Some(&1);
-    l.status == LayerStatus::Success && (l.num_evals < crate::fit::SMALL_N_LIMIT || depthwise)
-}
+use crate::metrics::low_confidence;
+use crate::result::{LayerResult, LayerStatus};
 
 /// The row's class: "error", "failed", "low" (low confidence), "over", "under" or "".
 pub fn warning_class(l: &LayerResult) -> &'static str {

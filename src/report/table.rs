@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use super::num::fmt_num;
+use super::status::{status_text, warning_class};
 use crate::result::{AnalysisResult, LayerResult, LayerStatus, SkippedTensor};
 
 /// Widest layer name shown before it is shortened at the front (the end of a name, with the
@@ -116,10 +117,10 @@ pub fn render_with(result: &AnalysisResult, opts: &TableOptions) -> String {
     let _ = writeln!(out, "{}", style.paint("1", &line(&head)));
     for (c, l) in &rows {
         let text = line(c);
-        let painted = match (l.status, l.metrics.as_ref().map(|m| m.warning.as_str())) {
-            (LayerStatus::Error, _) => style.paint("31", &text),
-            (LayerStatus::Failed, _) => style.paint("35", &text),
-            (_, Some(w)) if !w.is_empty() => style.paint("33", &text),
+        let painted = match warning_class(l) {
+            "error" => style.paint("31", &text),
+            "failed" => style.paint("35", &text),
+            "over" | "under" => style.paint("33", &text),
             _ => text,
         };
         let _ = writeln!(out, "{painted}");
@@ -176,8 +177,23 @@ pub fn render_with(result: &AnalysisResult, opts: &TableOptions) -> String {
     let _ = writeln!(
         out,
         "\nsummary: {} layers analysed ({} failed fits, {} errors), {} skipped; \
-         {} over-trained (alpha < 2), {} under-trained (alpha > 6)",
-        s.num_layers, s.failed_fits, s.errors, s.skipped, s.over_trained, s.under_trained
+         {} over-trained (alpha < 2), {} under-trained (alpha > 6){}",
+        s.num_layers,
+        s.failed_fits,
+        s.errors,
+        s.skipped,
+        s.over_trained,
+        s.under_trained,
+        if s.low_confidence > 0 {
+            format!(
+                ", {} low-confidence fits (< {} eigenvalues or depthwise; not counted as \
+                 over/under-trained)",
+                s.low_confidence,
+                crate::fit::SMALL_N_LIMIT
+            )
+        } else {
+            String::new()
+        }
     );
     let _ = writeln!(
         out,
@@ -256,7 +272,7 @@ fn cells(l: &LayerResult, wide: bool, has_mp: bool, has_rand: bool) -> Vec<Strin
         Some(_) => ("-1".into(), "-".into()),
         None => ("".into(), "".into()),
     };
-    let (aw, ln, sr, lm, status) = match &l.metrics {
+    let (aw, ln, sr, lm) = match &l.metrics {
         Some(m) => (
             if l.fit.is_some_and(|p| p.is_valid()) {
                 format!("{:.3}", m.alpha_weighted)
@@ -266,19 +282,8 @@ fn cells(l: &LayerResult, wide: bool, has_mp: bool, has_rand: bool) -> Vec<Strin
             format!("{:.3}", m.log_norm),
             g(m.stable_rank),
             g(m.lambda_max),
-            if m.warning.is_empty() {
-                l.status.as_str().to_string()
-            } else {
-                m.warning.clone()
-            },
         ),
-        None => (
-            String::new(),
-            String::new(),
-            String::new(),
-            String::new(),
-            l.status.as_str().to_string(),
-        ),
+        None => (String::new(), String::new(), String::new(), String::new()),
     };
     let mut v = vec![
         l.layer_id.to_string(),
@@ -308,7 +313,7 @@ fn cells(l: &LayerResult, wide: bool, has_mp: bool, has_rand: bool) -> Vec<Strin
                 .map_or(String::new(), |r| g(r.rand_distance)),
         );
     }
-    v.push(status);
+    v.push(status_text(l));
     v
 }
 

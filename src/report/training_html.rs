@@ -10,7 +10,7 @@ use serde::Serialize;
 use super::page::{embed_json, esc, num_cell, page};
 use super::training_data::{MODEL_NAMES, training_plots};
 use super::training_draw::{draw_curves, draw_esds, svg_with};
-use crate::train::experiment::{CompareReport, LayerNumbers};
+use crate::train::experiment::{CompareReport, PenaltyMetric};
 
 #[derive(Serialize)]
 struct PageData {
@@ -27,9 +27,6 @@ fn pct_cell(x: Option<f64>) -> String {
         _ => "<td data-v=\"\"></td>".into(),
     }
 }
-
-/// A column of the layer table: its header and how to read it from a layer's numbers.
-type Metric = (&'static str, fn(&LayerNumbers) -> f64);
 
 /// The training page as a string.
 pub fn render_training_html(r: &CompareReport) -> String {
@@ -84,15 +81,12 @@ pub fn render_training_html(r: &CompareReport) -> String {
     b += "</div></section>";
     b += "<section id=\"layers\"><h2>Spectral numbers</h2><div class=\"tablewrap\">\
           <table id=\"layer-table\"><thead><tr><th class=\"name\" data-type=\"str\">layer</th>";
-    let metrics: [Metric; 3] = [
-        // A failed fit has alpha -1 (LayerNumbers): shown empty.
-        ("alpha", |v| if v.alpha < 0.0 { f64::NAN } else { v.alpha }),
-        ("alpha_weighted", |v| v.alpha_weighted),
-        ("stable rank", |v| v.stable_rank),
-    ];
-    for (m, _) in &metrics {
+    // The chosen penalty's metric first (as the terminal summary), then alpha, alpha_weighted
+    // and stable_rank; a failed fit's alpha-based cells are empty.
+    let metrics = PenaltyMetric::columns(&r.regularizer.penalty);
+    for m in &metrics {
         for model in MODEL_NAMES {
-            b += &format!("<th data-type=\"num\">{m} {model}</th>");
+            b += &format!("<th data-type=\"num\">{} {model}</th>", esc(m.name));
         }
     }
     b += "</tr></thead><tbody>";
@@ -101,9 +95,9 @@ pub fn render_training_html(r: &CompareReport) -> String {
             "<tr data-name=\"{n}\" data-w=\"\"><td class=\"name\" title=\"{n}\">{n}</td>",
             n = esc(&l.name)
         );
-        for (_, f) in &metrics {
+        for m in &metrics {
             for side in [&l.before, &l.baseline, &l.regularized] {
-                b += &num_cell(side.as_ref().map(f));
+                b += &num_cell(side.as_ref().and_then(m.of));
             }
         }
         b += "</tr>";

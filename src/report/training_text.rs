@@ -1,9 +1,10 @@
 //! The terminal summary of `htdiag regularize`: accuracy and time per run, the penalty's
-//! overhead, then alpha per layer before and after each run.
+//! overhead, then per layer the number the chosen penalty acts on (stable rank for
+//! stable-rank, ...; [`PenaltyMetric::of_penalty`]) and alpha, before and after each run.
 
 use std::fmt::Write as _;
 
-use crate::train::experiment::{CompareReport, LayerNumbers};
+use crate::train::experiment::{ALPHA_METRIC, CompareReport, LayerNumbers, PenaltyMetric};
 
 fn pct(x: Option<f64>) -> String {
     x.map_or("-".into(), |v| format!("{:.2}%", 100.0 * v))
@@ -16,7 +17,8 @@ fn num(x: Option<f64>) -> String {
     }
 }
 
-/// Terminal summary: accuracy per run, then alpha before/after per layer.
+/// Terminal summary: accuracy per run, then the penalty's metric and alpha before/after per
+/// layer.
 pub fn summary_text(r: &CompareReport) -> String {
     let mut s = String::new();
     for run in &r.runs {
@@ -52,21 +54,44 @@ pub fn summary_text(r: &CompareReport) -> String {
             f.max_lag
         );
     }
+    let metric = PenaltyMetric::of_penalty(&r.regularizer.penalty);
+    let mut blocks = vec![metric];
+    if metric.name != ALPHA_METRIC.name {
+        blocks.push(ALPHA_METRIC);
+    }
+    let heads: Vec<String> = blocks
+        .iter()
+        .map(|m| format!("{} per layer", m.name))
+        .collect();
+    let w = heads
+        .iter()
+        .map(String::len)
+        .chain(r.layers.iter().map(|l| l.name.len()))
+        .max()
+        .unwrap_or(0);
+    for (m, head) in blocks.into_iter().zip(&heads) {
+        layer_table(&mut s, r, m, head, w);
+    }
+    s
+}
+
+/// One block of the per-layer table, `w` characters for the names: `metric` before, after the
+/// baseline, after the regularized run.
+fn layer_table(s: &mut String, r: &CompareReport, metric: PenaltyMetric, head: &str, w: usize) {
     let _ = writeln!(
         s,
-        "{:<16} {:>22} {:>22} {:>22}",
-        "layer", "alpha before", "alpha baseline", "alpha regularized"
+        "{head:<w$} {:>12} {:>12} {:>12}",
+        "before", "baseline", "regularized"
     );
-    let a = |x: &Option<LayerNumbers>| num(x.map(|v| v.alpha));
+    let v = |x: &Option<LayerNumbers>| num(x.as_ref().and_then(metric.of));
     for l in &r.layers {
         let _ = writeln!(
             s,
-            "{:<16} {:>22} {:>22} {:>22}",
+            "{:<w$} {:>12} {:>12} {:>12}",
             l.name,
-            a(&l.before),
-            a(&l.baseline),
-            a(&l.regularized)
+            v(&l.before),
+            v(&l.baseline),
+            v(&l.regularized)
         );
     }
-    s
 }

@@ -48,8 +48,10 @@ pub struct StepParams {
     pub lr: f32,
     /// Coupled L2 weight decay (added to the gradient).
     pub weight_decay: f32,
-    /// 1-based optimizer step count (Adam's bias correction).
+    /// 1-based optimizer step count (Adam's bias correction, dropout masks).
     pub t: u64,
+    /// 0-based epoch: training-set augmentation is a function of (seed, epoch, sample).
+    pub epoch: usize,
 }
 
 /// Which Gram matrix the penalty's eigenvectors diagonalise (the one enum of

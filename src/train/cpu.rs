@@ -101,6 +101,8 @@ pub struct CpuBackend {
     slices: Vec<Vec<((usize, usize), Assembled)>>,
     scratch: Vec<f32>,
     stats: Vec<(f32, u32)>,
+    /// Run seed: dropout masks and the training set's augmentation.
+    seed: u64,
 }
 
 impl CpuBackend {
@@ -142,6 +144,7 @@ impl CpuBackend {
             opt,
             train,
             test,
+            seed,
         })
     }
 
@@ -287,7 +290,15 @@ impl Backend for CpuBackend {
         if let Some(&bad) = batch.iter().find(|&&i| i as usize >= self.train.len()) {
             return Err(Error::InvalidArgument(format!("sample {bad} out of range")));
         }
-        self.load_rows(Split::Train, batch);
+        // Training samples as this epoch sees them (augmented when the set says so).
+        let d = self.net.input_len();
+        self.train.gather_into(
+            batch,
+            self.seed,
+            p.epoch,
+            &mut self.net.input_mut()[..b * d],
+        );
+        self.net.set_step(p.t);
         self.net.forward(b, true)?;
         let classes = self.net.classes();
         // Loss and logit gradient; the batch loss is summed in row order in f32.

@@ -40,6 +40,18 @@ pub enum Baseline {
     },
 }
 
+impl std::fmt::Display for Baseline {
+    /// As the command line spells it: `none`, `weight-decay (wd = 0.0005)`,
+    /// `spectral-norm (mu = 0.001)`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Baseline::None => write!(f, "none"),
+            Baseline::WeightDecay { wd } => write!(f, "weight-decay (wd = {wd})"),
+            Baseline::SpectralNorm { mu } => write!(f, "spectral-norm (mu = {mu})"),
+        }
+    }
+}
+
 /// One run's outcome.
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
@@ -69,6 +81,79 @@ pub struct LayerNumbers {
     pub stable_rank: f64,
     /// Largest eigenvalue of W^T W.
     pub lambda_max: f64,
+}
+
+/// The analysed number a penalty acts on, read from a layer's [`LayerNumbers`]: what to
+/// watch before and after a run (`htdiag regularize`'s summary prints it per layer).
+#[derive(Debug, Clone, Copy)]
+pub struct PenaltyMetric {
+    /// Its name as the summary prints it (`stable_rank`).
+    pub name: &'static str,
+    /// Its value in one model; `None` where it does not exist (a failed power-law fit).
+    pub of: fn(&LayerNumbers) -> Option<f64>,
+}
+
+/// alpha, or `None` for a failed fit (alpha -1 in [`LayerNumbers`]).
+fn fitted_alpha(v: &LayerNumbers) -> Option<f64> {
+    (v.alpha >= 0.0).then_some(v.alpha)
+}
+
+/// The power-law exponent alpha: the number every heavy-tailed penalty is about.
+pub const ALPHA_METRIC: PenaltyMetric = PenaltyMetric {
+    name: "alpha",
+    of: fitted_alpha,
+};
+
+/// `alpha * log10(lambda_max)` (none for a failed fit).
+pub const ALPHA_WEIGHTED_METRIC: PenaltyMetric = PenaltyMetric {
+    name: "alpha_weighted",
+    of: |v| fitted_alpha(v).map(|_| v.alpha_weighted),
+};
+
+/// `||W||_F^2 / lambda_max`.
+pub const STABLE_RANK_METRIC: PenaltyMetric = PenaltyMetric {
+    name: "stable_rank",
+    of: |v| Some(v.stable_rank),
+};
+
+/// The largest eigenvalue, `sigma_max^2`.
+pub const LAMBDA_MAX_METRIC: PenaltyMetric = PenaltyMetric {
+    name: "lambda_max",
+    of: |v| Some(v.lambda_max),
+};
+
+/// `||W||_F^2`, the eigenvalue sum (`stable_rank * lambda_max`).
+pub const FROBENIUS_METRIC: PenaltyMetric = PenaltyMetric {
+    name: "||W||_F^2",
+    of: |v| Some(v.stable_rank * v.lambda_max),
+};
+
+impl PenaltyMetric {
+    /// The number `penalty` acts on: `alpha_weighted` for weighted-alpha, `stable_rank` for
+    /// stable-rank, alpha for the power-law prior (a prior on the tail exponent), `lambda_max`
+    /// for the Frechet prior (a prior on lambda_max) and spectral-norm (sigma_max^2), and
+    /// `||W||_F^2` for weight-decay.
+    pub fn of_penalty(penalty: &Penalty) -> PenaltyMetric {
+        match penalty {
+            Penalty::WeightedAlpha(_) => ALPHA_WEIGHTED_METRIC,
+            Penalty::StableRank(_) => STABLE_RANK_METRIC,
+            Penalty::PowerLawPrior(_) => ALPHA_METRIC,
+            Penalty::FrechetPrior(_) | Penalty::SpectralNorm(_) => LAMBDA_MAX_METRIC,
+            Penalty::WeightDecay => FROBENIUS_METRIC,
+        }
+    }
+
+    /// The columns of a per-layer table for `penalty`: its own metric first, then alpha,
+    /// alpha_weighted and stable_rank (each once).
+    pub fn columns(penalty: &Penalty) -> Vec<PenaltyMetric> {
+        let mut v = vec![Self::of_penalty(penalty)];
+        for m in [ALPHA_METRIC, ALPHA_WEIGHTED_METRIC, STABLE_RANK_METRIC] {
+            if v.iter().all(|x| x.name != m.name) {
+                v.push(m);
+            }
+        }
+        v
+    }
 }
 
 /// Before/after numbers of one layer.
@@ -187,7 +272,7 @@ pub fn run_one(
         .sum();
     let regularization = match (&pen, cfg.weight_decay) {
         (Some(p), _) => p.describe(),
-        (None, wd) if wd > 0.0 => format!("weight decay {wd}"),
+        (None, wd) if wd > 0.0 => format!("weight-decay (wd = {wd})"),
         _ => "none".into(),
     };
     let report = RunReport {

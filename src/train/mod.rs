@@ -12,6 +12,7 @@ pub mod cpu;
 pub mod cpu_ops;
 pub mod data;
 pub mod device;
+pub mod dropout;
 pub mod experiment;
 pub mod model;
 pub mod net;

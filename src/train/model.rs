@@ -217,7 +217,7 @@ impl Mlp {
                 reason: "no '.weight' tensor: not a multilayer perceptron checkpoint".into(),
             });
         }
-        prefixes.sort_by_key(|p| natural_key(p));
+        prefixes.sort_by(|a, b| crate::util::natural_cmp(a, b));
         let mut layers = Vec::with_capacity(prefixes.len());
         for p in &prefixes {
             let wname = format!("{p}.weight");
@@ -299,29 +299,6 @@ impl Mlp {
     }
 }
 
-/// Sort key that orders embedded numbers numerically (`fc2` < `fc10`, `layers.2` < `layers.10`).
-fn natural_key(s: &str) -> Vec<(u8, u64, String)> {
-    let mut out = Vec::new();
-    let mut chars = s.chars().peekable();
-    while let Some(&c) = chars.peek() {
-        let mut chunk = String::new();
-        let digit = c.is_ascii_digit();
-        while let Some(&c) = chars.peek() {
-            if c.is_ascii_digit() != digit {
-                break;
-            }
-            chunk.push(c);
-            chars.next();
-        }
-        if digit {
-            out.push((0, chunk.parse().unwrap_or(u64::MAX), chunk));
-        } else {
-            out.push((1, 0, chunk));
-        }
-    }
-    out
-}
-
 /// Uniform f32 in [0, 1) from the top 24 bits of one draw (stable across rand versions).
 pub(crate) fn unit_f32(rng: &mut ChaCha8Rng) -> f32 {
     (rng.next_u32() >> 8) as f32 * (1.0 / 16_777_216.0)
@@ -332,10 +309,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn natural_order() {
-        let mut v = vec!["fc10", "fc2", "fc1"];
-        v.sort_by_key(|p| natural_key(p));
-        assert_eq!(v, ["fc1", "fc2", "fc10"]);
+    fn layers_are_taken_in_natural_name_order() {
+        // fc1 (4 x 3) -> fc2 (5 x 4) -> fc10 (2 x 5) chain only in natural order (string
+        // order would put fc10 second).
+        let t: HashMap<String, (Vec<usize>, Vec<f32>)> =
+            [("fc10", 2, 5), ("fc2", 5, 4), ("fc1", 4, 3)]
+                .into_iter()
+                .map(|(p, o, i)| (format!("{p}.weight"), (vec![o, i], vec![0.0; o * i])))
+                .collect();
+        let m = Mlp::from_tensors(Path::new("t.safetensors"), t).unwrap();
+        assert_eq!(m.dims(), vec![3, 4, 5, 2]);
+        let names: Vec<&str> = m
+            .layers
+            .iter()
+            .map(|l| l.as_linear().weight_name.as_str())
+            .collect();
+        assert_eq!(names, ["fc1.weight", "fc2.weight", "fc10.weight"]);
     }
 
     #[test]

@@ -257,6 +257,7 @@ fn run_steps(
                 lr: cfg.lr,
                 weight_decay: cfg.weight_decay,
                 t,
+                epoch,
             };
             backend.train_step(&batch, s, &p)?;
             if let Some((_, r)) = penalty.as_mut() {

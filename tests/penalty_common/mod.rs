@@ -52,6 +52,7 @@ pub fn check(reg: &Regularizer, make: &mut dyn FnMut(&Mlp, Dataset) -> Box<dyn B
         lr: 1.0,
         weight_decay: 0.0,
         t: 1,
+        epoch: 0,
     };
     let batch: Vec<u32> = (0..64).collect();
     let mut plain = make(&model, d.clone());

@@ -86,7 +86,7 @@ pub struct Args {
     /// Skip rows with fewer eigenvalues than this (M*rf).
     #[arg(
         long,
-        default_value_t = 8,
+        default_value_t = plan_defaults().min_evals,
         value_name = "K",
         help_heading = "Which layers"
     )]
@@ -94,7 +94,7 @@ pub struct Args {
     /// Skip rows with more eigenvalues than this (M*rf).
     #[arg(
         long,
-        default_value_t = 15000,
+        default_value_t = plan_defaults().max_evals,
         value_name = "K",
         help_heading = "Which layers"
     )]
@@ -102,7 +102,7 @@ pub struct Args {
     /// Skip matrices whose larger side exceeds this (embeddings, lm_heads).
     #[arg(
         long,
-        default_value_t = 50000,
+        default_value_t = plan_defaults().max_n,
         value_name = "N",
         help_heading = "Which layers"
     )]
@@ -130,10 +130,10 @@ pub struct Args {
     #[arg(long, value_enum, help_heading = "Which layers")]
     pub rules: Option<crate::rules_args::RulesArg>,
     /// Correct finite-size "fingers": clip_xmax drops up to 9 outlying top eigenvalues.
-    #[arg(long, value_enum, default_value_t = FingersArg::None, help_heading = "Fit")]
+    #[arg(long, value_enum, default_value_t = FitOptions::default().fix_fingers.into(), help_heading = "Fit")]
     pub fix_fingers: FingersArg,
     /// Small-spectrum rule (fewer than 20 eigenvalues): ww076 (default) or ww0755.
-    #[arg(long, value_enum, default_value_t = SmallNArg::Ww076, help_heading = "Fit")]
+    #[arg(long, value_enum, default_value_t = FitOptions::default().small_n.into(), help_heading = "Fit")]
     pub small_n: SmallNArg,
     /// Only consider xmin candidates in [LO, HI].
     #[arg(long, value_names = ["LO", "HI"], num_args = 2, help_heading = "Fit")]
@@ -170,6 +170,12 @@ pub struct Args {
         help_heading = "Large checkpoints"
     )]
     pub shard: Option<String>,
+}
+
+/// The library's planning defaults: the size flags take their defaults from them (one source
+/// of truth; `--help` still shows the values).
+fn plan_defaults() -> PlanOptions {
+    PlanOptions::default()
 }
 
 /// `--order`.
@@ -213,6 +219,42 @@ pub enum SmallNArg {
     Ww0755,
 }
 
+impl From<FingersArg> for FixFingers {
+    fn from(a: FingersArg) -> Self {
+        match a {
+            FingersArg::None => FixFingers::None,
+            FingersArg::ClipXmax => FixFingers::ClipXmax,
+        }
+    }
+}
+
+impl From<FixFingers> for FingersArg {
+    fn from(f: FixFingers) -> Self {
+        match f {
+            FixFingers::None => FingersArg::None,
+            FixFingers::ClipXmax => FingersArg::ClipXmax,
+        }
+    }
+}
+
+impl From<SmallNArg> for SmallN {
+    fn from(a: SmallNArg) -> Self {
+        match a {
+            SmallNArg::Ww076 => SmallN::Ww076,
+            SmallNArg::Ww0755 => SmallN::Ww0755,
+        }
+    }
+}
+
+impl From<SmallN> for SmallNArg {
+    fn from(s: SmallN) -> Self {
+        match s {
+            SmallN::Ww076 => SmallNArg::Ww076,
+            SmallN::Ww0755 => SmallNArg::Ww0755,
+        }
+    }
+}
+
 impl Args {
     /// The library options these arguments stand for.
     pub fn options(&self) -> anyhow::Result<AnalyzeOptions> {
@@ -244,14 +286,8 @@ impl Args {
                     FitArg::Median => FitMethod::Median,
                     FitArg::Peak => FitMethod::Peak,
                 },
-                small_n: match self.small_n {
-                    SmallNArg::Ww076 => SmallN::Ww076,
-                    SmallNArg::Ww0755 => SmallN::Ww0755,
-                },
-                fix_fingers: match self.fix_fingers {
-                    FingersArg::None => FixFingers::None,
-                    FingersArg::ClipXmax => FixFingers::ClipXmax,
-                },
+                small_n: self.small_n.into(),
+                fix_fingers: self.fix_fingers.into(),
                 xmin_window,
                 ..FitOptions::default()
             },

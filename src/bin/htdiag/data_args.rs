@@ -92,12 +92,6 @@ impl DataArgs {
                 );
             }
             train.augment = Some(a);
-            // The library's hook (Dataset::sample_into / gather_into) is tested, but the
-            // training backends still copy plain rows: refuse rather than silently ignore.
-            anyhow::bail!(
-                "--augment: the training backends do not apply augmentation yet (the data \
-                 hook htdiag::train::data::Dataset::gather_into is ready for them)"
-            );
         }
         Ok((train, test))
     }

@@ -47,6 +47,47 @@ pub fn check(
     Ok(())
 }
 
+/// Checks a folder that a command fills with several files (`regularize --out-dir`) before
+/// any work: an existing one must be an empty, writable folder, unless `force` (then files of
+/// the same names are replaced and other files stay), so that one run's files never mix
+/// silently with another's. A missing one is not created here (a run stopped before its
+/// results leaves nothing behind): its nearest existing ancestor must be a writable folder.
+pub fn fresh_dir(flag: &str, dir: &Path, force: bool) -> anyhow::Result<()> {
+    if dir.exists() {
+        check(&[], &[(flag, Some(dir))])?;
+        if !force && !htdiag::outdir::is_empty_or_missing(dir)? {
+            bail!(
+                "{flag} {}: the folder is not empty; choose a new or empty folder, or pass \
+                 --force to write into it (files of the same names are replaced)",
+                dir.display()
+            );
+        }
+        return Ok(());
+    }
+    let base = dir
+        .ancestors()
+        .skip(1)
+        .map(|a| {
+            if a.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                a
+            }
+        })
+        .find(|a| a.exists())
+        .unwrap_or(Path::new("."));
+    if !base.is_dir() {
+        bail!(
+            "{flag} {}: {} is not a folder",
+            dir.display(),
+            base.display()
+        );
+    }
+    htdiag::util::prepare_output(&base.join(".htdiag-probe"))
+        .with_context(|| format!("{flag} {}: cannot write there", dir.display()))?;
+    Ok(())
+}
+
 /// Writes `bytes` to `path` atomically, or to standard output for `-` (a closed pipe, as in
 /// `| head`, is not an error).
 pub fn emit(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {

@@ -80,9 +80,12 @@ pub struct Args {
     /// cheaper on the CPU, the product then lags like the spectrum.
     #[arg(long)]
     pub hold_penalty_gradient: bool,
-    /// Output directory (checkpoints, JSON, report pages).
+    /// Output folder (checkpoints, JSON, report pages); must be new or empty unless --force.
     #[arg(long, short, default_value = "regularize-out")]
     pub out_dir: PathBuf,
+    /// Write into a non-empty --out-dir (files of the same names are replaced).
+    #[arg(long)]
+    pub force: bool,
     /// Also write the compare page (compare.html) and the training page (training.html).
     #[arg(long)]
     pub report: bool,
@@ -144,6 +147,7 @@ fn stopped(e: htdiag::Error) -> htdiag::Error {
 pub fn run(args: Args) -> anyhow::Result<()> {
     let c = &args.common;
     let reg = penalty(&args)?;
+    crate::output::fresh_dir("--out-dir", &args.out_dir, args.force)?;
     let baseline = match args.baseline.as_str() {
         "weight-decay" => Baseline::WeightDecay {
             wd: args.baseline_mu as f32,
@@ -183,13 +187,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let device = c.device()?;
     if !c.quiet {
         eprintln!(
-            "fine-tuning {} ({}) on {} samples, {} test: baseline {:?} vs {}",
+            "fine-tuning {} ({}) on {} samples, {} test; baseline: {baseline}; penalty: {} \
+             (mu = {})",
             args.checkpoint.display(),
             label,
             tr.len(),
             te.len(),
-            baseline,
-            args.penalty
+            args.penalty,
+            args.mu
         );
     }
     let (bcfg, bpen) = baseline_setup(baseline, &cfg);

@@ -233,6 +233,10 @@ pub fn epoch_line(r: &EpochRecord) -> String {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let c = &args.common;
+    crate::output::check(
+        &[("--out", Some(&args.out)), ("--json", args.json.as_deref())],
+        &[],
+    )?;
     let (tr, te) = c.load_data()?;
     let (net, label) = match (&args.arch, &args.init) {
         (a, Some(p)) => load_net(a.as_deref().unwrap_or("mlp"), p, tr.dim, c.input_shape)?,

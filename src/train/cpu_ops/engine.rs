@@ -3,16 +3,13 @@
 //! a buffer sized for the largest batch; gradients of values read by several nodes (residual
 //! branches) accumulate.
 
-use rand_chacha::ChaCha8Rng;
-use rand_chacha::rand_core::SeedableRng;
-
 use super::batchnorm::{BatchNorm, BnParams};
 use super::conv::Conv;
 use super::optim::ParamState;
 use super::pool::{Axis, Pool};
 use crate::error::{Error, Result};
 use crate::train::cpu::gemm;
-use crate::train::model::unit_f32;
+use crate::train::dropout;
 use crate::train::net::{BufferData, Net, Op};
 
 /// Per-node kernel with its precomputed geometry.
@@ -47,7 +44,9 @@ pub struct CpuNet {
     saved: Vec<Saved>,
     scratch: Vec<f32>,
     max_batch: usize,
-    rng: ChaCha8Rng,
+    /// Run seed and optimizer step of the dropout masks ([`dropout::mask_seed`]).
+    seed: u64,
+    step: u64,
     trained_mode: bool,
 }
 
@@ -156,7 +155,8 @@ impl CpuNet {
             sizes,
             scratch: Vec::new(),
             max_batch,
-            rng: ChaCha8Rng::seed_from_u64(seed),
+            seed,
+            step: 0,
             trained_mode: false,
         })
     }
@@ -191,6 +191,12 @@ impl CpuNet {
         let c = self.classes();
         let last = self.grads.len() - 1;
         &mut self.grads[last][..b * c]
+    }
+
+    /// Sets the optimizer step whose dropout masks the next train-mode forward draws: the masks
+    /// are those the wgpu backend draws at the same step of a run with the same seed.
+    pub fn set_step(&mut self, t: u64) {
+        self.step = t;
     }
 
     /// Forward pass of `b` samples already in the input buffer. `train`: batch statistics
@@ -278,12 +284,13 @@ impl CpuNet {
                 (Op::Flatten, _) => y.copy_from_slice(x),
                 (Op::Dropout { p }, _) => {
                     if train && *p > 0.0 {
-                        let keep = 1.0 / (1.0 - p);
+                        let scale = 1.0 / (1.0 - p);
+                        let s = dropout::mask_seed(self.seed, self.step, i);
                         saved.mask.clear();
-                        for _ in 0..y.len() {
-                            let drop = unit_f32(&mut self.rng) < *p;
-                            saved.mask.push(if drop { 0.0 } else { keep });
-                        }
+                        saved.mask.extend(
+                            (0..y.len() as u32)
+                                .map(|e| if dropout::keep(s, e, *p) { scale } else { 0.0 }),
+                        );
                         for ((o, &v), &m) in y.iter_mut().zip(x).zip(&saved.mask) {
                             *o = v * m;
                         }

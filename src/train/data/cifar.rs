@@ -149,7 +149,7 @@ fn read_batch(
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
     let lb = variant.label_bytes();
     let record = lb + PIXELS;
-    let bad = |reason: String| Error::Format {
+    let bad = |reason: String| Error::Data {
         path: path.to_path_buf(),
         reason: format!("CIFAR: {reason}"),
     };

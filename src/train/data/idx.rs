@@ -17,7 +17,7 @@ use crate::error::{Error, Result};
 /// Reads one IDX file: (shape, values as f32; unsigned bytes scaled by 1/255 with `scale_u8`).
 pub fn read(path: &Path, scale_u8: bool) -> Result<(Vec<usize>, Vec<f32>)> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let bad = |reason: String| Error::Format {
+    let bad = |reason: String| Error::Data {
         path: path.to_path_buf(),
         reason: format!("IDX: {reason}"),
     };
@@ -90,12 +90,12 @@ pub fn load_pair(images: &Path, labels: &Path) -> Result<Dataset> {
     let (xs, x) = read(images, true)?;
     let (ys, yf) = read(labels, false)?;
     if xs.len() < 2 || ys.len() != 1 || ys[0] != xs[0] {
-        return Err(Error::Format {
+        return Err(Error::Data {
             path: labels.to_path_buf(),
             reason: format!("IDX labels of shape {ys:?} for images of shape {xs:?}"),
         });
     }
-    let y = labels_from(&yf).map_err(|r| Error::Format {
+    let y = labels_from(&yf).map_err(|r| Error::Data {
         path: labels.to_path_buf(),
         reason: r,
     })?;
@@ -144,8 +144,14 @@ mod tests {
         let err = |b: &[u8]| {
             write(&p, b);
             let e = read(&p, true).unwrap_err();
-            assert!(matches!(e, Error::Format { .. }), "{e:?}");
-            e.to_string()
+            assert!(matches!(e, Error::Data { .. }), "{e:?}");
+            // A data file, not a checkpoint: the message says which.
+            let text = e.to_string();
+            assert!(
+                text.contains("invalid data file") && !text.contains("checkpoint"),
+                "{text}"
+            );
+            text
         };
         // 0xFFFFFFFF^3 * 8 bytes overflows usize.
         let mut b = vec![0, 0, 0x0E, 3];

@@ -50,7 +50,7 @@ fn nhwc_to_nchw(x: &[f32], n: usize, [c, h, w]: [usize; 3]) -> Vec<f32> {
 /// Loads `x` and `y` from `path`.
 pub fn load(path: &Path, layout: Layout) -> Result<Dataset> {
     let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-    let st = ::safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::Format {
+    let st = ::safetensors::SafeTensors::deserialize(&bytes).map_err(|e| Error::Data {
         path: path.to_path_buf(),
         reason: e.to_string(),
     })?;
