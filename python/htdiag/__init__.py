@@ -18,6 +18,7 @@ from ._htdiag import analyze as _analyze
 from ._htdiag import compare as _compare
 from .errors import (
     CheckpointError,
+    DataError,
     GpuError,
     HtdiagError,
     InvalidArgumentError,
@@ -38,6 +39,7 @@ __all__ = [
     "InvalidArgumentError",
     "NumericalError",
     "GpuError",
+    "DataError",
     "ResultFileError",
     "__version__",
 ]

@@ -28,5 +28,9 @@ class GpuError(HtdiagError, RuntimeError):
     """The GPU (through wgpu) refused or lost work."""
 
 
+class DataError(HtdiagError, ValueError):
+    """A training or test data file that cannot be read as a data set."""
+
+
 class ResultFileError(HtdiagError, ValueError):
     """A saved result (JSON) that cannot be read back."""

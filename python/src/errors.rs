@@ -7,7 +7,8 @@ use pyo3::prelude::*;
 
 /// The Python exception for a library error: `CheckpointError` (unreadable file, bad header,
 /// bad tensor; with `path` and `tensor` attributes), `InvalidArgumentError`,
-/// `NumericalError`, `GpuError`, `ResultFileError`, or `KeyboardInterrupt` for an interrupted run.
+/// `NumericalError`, `GpuError`, `DataError` (with `path`), `ResultFileError`, or
+/// `KeyboardInterrupt` for an interrupted run.
 pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
     let message = e.to_string();
     let (class, path, tensor) = match &e {
@@ -17,6 +18,7 @@ pub fn to_py(py: Python<'_>, e: Error) -> PyErr {
         Error::Tensor { path, tensor, .. } => ("CheckpointError", Some(path), Some(tensor)),
         Error::Numerical(_) => ("NumericalError", None, None),
         Error::Gpu(_) => ("GpuError", None, None),
+        Error::Data { path, .. } => ("DataError", Some(path), None),
         Error::InvalidArgument(_) => ("InvalidArgumentError", None, None),
         Error::Serde { path, .. } => ("ResultFileError", Some(path), None),
         Error::Interrupted => return PyKeyboardInterrupt::new_err(message),
