@@ -30,6 +30,7 @@ mod header;
 pub mod inspect;
 pub mod mixed;
 mod ordered;
+pub mod peft;
 mod pickle;
 mod torch;
 mod zip;

@@ -14,7 +14,9 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 ///
 /// `log_norm`, `log_spectral_norm`, `stable_rank` average every row with metrics (status
 /// success or failed); `alpha`, `alpha_weighted`, `log_alpha_norm` only rows whose fit
-/// succeeded; `mp_softrank` the rows with an MP fit. Rows with status `error` are counted.
+/// succeeded; `mp_softrank` the rows with an MP fit. Rows with status `error` are counted, and
+/// so are rows whose fit failed (status `failed`; a LoRA row without a fit, for having fewer
+/// than `min_evals` eigenvalues, is not a failure).
 pub fn summary(layers: &[LayerResult], skipped: usize) -> Summary {
     let analysed: Vec<&LayerResult> = layers
         .iter()
@@ -47,7 +49,10 @@ pub fn summary(layers: &[LayerResult], skipped: usize) -> Summary {
                 .filter_map(|l| l.mp.as_ref().map(|m| m.mp_softrank)),
         ),
         num_layers: analysed.len(),
-        failed_fits: analysed.len() - fitted.len(),
+        failed_fits: analysed
+            .iter()
+            .filter(|l| l.status == LayerStatus::Failed)
+            .count(),
         errors: layers
             .iter()
             .filter(|l| l.status == LayerStatus::Error)
