@@ -93,6 +93,15 @@ pub(crate) fn analyze_lora_row(
             Err(e) => return error(row, e.to_string()),
         }
     }
+    if spectra.iter().flatten().any(|v| !v.is_finite()) {
+        return error(
+            row,
+            format!(
+                "the update's singular values overflow f64 (scale s = {:e} from lora_alpha {} and r = {r})",
+                m.scale.scale, m.scale.alpha
+            ),
+        );
+    }
     let refs: Vec<&[f64]> = spectra.iter().map(Vec::as_slice).collect();
     let pooled = pool(&refs);
     row.timings.eigen = t.elapsed().as_secs_f64();
