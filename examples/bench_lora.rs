@@ -56,19 +56,26 @@ fn main() {
         })
         .collect();
     openblas::set_num_threads(1);
-    println!("| out x in, r | factors (QR + r x r SVD) s | dense (B A, Gram + dsyevd) s | speed-up | max rel. diff of the top r |");
+    println!(
+        "| out x in, r | factors (QR + r x r SVD) s | dense (B A, Gram + dsyevd) s | speed-up | max rel. diff of the top r |"
+    );
     println!("|---|---|---|---|---|");
     for (out, inp, r) in shapes {
         let (b, a) = (values(out * r, 1), values(r * inp, 2));
         let s = 2.0;
-        let (bm, am) = (MatrixRef::from_f64(&b, out, r), MatrixRef::from_f64(&a, r, inp));
-        let (t_low, sv) = best(reps, || low_rank_singular_values(&bm, &am, s).expect("QR/SVD"));
+        let (bm, am) = (
+            MatrixRef::from_f64(&b, out, r),
+            MatrixRef::from_f64(&a, r, inp),
+        );
+        let (t_low, sv) = best(reps, || {
+            low_rank_singular_values(&bm, &am, s).expect("QR/SVD")
+        });
         let (t_dense, ev) = best(reps.min(2), || {
             let mut d = vec![0.0; out * inp];
             unsafe {
                 blas::dgemm(
-                    b'N', b'N', inp as i32, out as i32, r as i32, s, &a, inp as i32, &b,
-                    r as i32, 0.0, &mut d, inp as i32,
+                    b'N', b'N', inp as i32, out as i32, r as i32, s, &a, inp as i32, &b, r as i32,
+                    0.0, &mut d, inp as i32,
                 );
             }
             Lapack::default()

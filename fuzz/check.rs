@@ -187,7 +187,11 @@ pub fn check_adapter_config(scratch: &Path, data: &[u8]) {
     let Ok(adapter) = Adapter::open(&cfg, &weights, &Default::default()) else {
         return;
     };
-    assert_eq!(adapter.modules.len() + adapter.bad.len(), 4, "every module accounted for");
+    assert_eq!(
+        adapter.modules.len() + adapter.bad.len(),
+        4,
+        "every module accounted for"
+    );
     let opts = AnalyzeOptions {
         threads: 1,
         ..AnalyzeOptions::default()

@@ -39,7 +39,11 @@ impl Mat {
 
 /// Entry `i` of the `k`-th orthonormal DCT-II basis vector of length `n`.
 fn dct(n: usize, k: usize, i: usize) -> f64 {
-    let c = if k == 0 { (1.0 / n as f64).sqrt() } else { (2.0 / n as f64).sqrt() };
+    let c = if k == 0 {
+        (1.0 / n as f64).sqrt()
+    } else {
+        (2.0 / n as f64).sqrt()
+    };
     c * (std::f64::consts::PI * (i as f64 + 0.5) * k as f64 / n as f64).cos()
 }
 
@@ -161,7 +165,10 @@ fn dense_top(b: &Mat, a: &Mat, s: f64, k: usize) -> Vec<f64> {
 fn close(got: &[f64], want: &[f64], tol: f64) {
     assert_eq!(got.len(), want.len(), "{got:?} vs {want:?}");
     for (g, w) in got.iter().zip(want) {
-        assert!((g - w).abs() <= tol * w.abs().max(1e-12), "{got:?} vs {want:?}");
+        assert!(
+            (g - w).abs() <= tol * w.abs().max(1e-12),
+            "{got:?} vs {want:?}"
+        );
     }
 }
 
@@ -187,7 +194,11 @@ fn update_spectrum_is_the_closed_form_and_the_dense_one() {
     let info = big.adapter.as_ref().unwrap();
     assert_eq!((info.rank, info.scale, info.merged), (12, 2.0, false));
     // Closed form: singular values s |b_k| |a_k|, eigenvalues their squares.
-    let mut want: Vec<f64> = b.iter().zip(&a).map(|(x, y)| (2.0 * x * y).powi(2)).collect();
+    let mut want: Vec<f64> = b
+        .iter()
+        .zip(&a)
+        .map(|(x, y)| (2.0 * x * y).powi(2))
+        .collect();
     want.sort_by(f64::total_cmp);
     close(&big.eigenvalues, &want, 1e-5); // f32 factors
     // The dense product through the Gram eigensolver: the same r values.
@@ -205,12 +216,22 @@ fn update_spectrum_is_the_closed_form_and_the_dense_one() {
     // Rank 4 (rank_pattern) < min_evals: analysed, no fit, not a failure.
     let small = row(&r, "model.small");
     assert_eq!(small.adapter.as_ref().unwrap().rank, 4);
-    assert_eq!((small.status, small.fit, small.num_evals), (LayerStatus::Success, None, 4));
+    assert_eq!(
+        (small.status, small.fit, small.num_evals),
+        (LayerStatus::Success, None, 4)
+    );
     assert!(small.message.as_deref().unwrap().contains("min_evals 8"));
-    let mut want4: Vec<f64> = b[..4].iter().zip(&a[..4]).map(|(x, y)| (24.0 / 4.0 * x * y).powi(2)).collect();
+    let mut want4: Vec<f64> = b[..4]
+        .iter()
+        .zip(&a[..4])
+        .map(|(x, y)| (24.0 / 4.0 * x * y).powi(2))
+        .collect();
     want4.sort_by(f64::total_cmp);
     close(&small.eigenvalues, &want4, 1e-5);
-    assert_eq!(r.summary.failed_fits, usize::from(big.status == LayerStatus::Failed));
+    assert_eq!(
+        r.summary.failed_fits,
+        usize::from(big.status == LayerStatus::Failed)
+    );
     // The CSV marks both rows.
     let csv = htdiag::report::csv::to_csv(&r);
     assert_eq!(csv.lines().filter(|l| l.contains(",lora,")).count(), 2);
@@ -246,11 +267,23 @@ fn rslora_and_patterns_set_each_scale() {
     for (module, bs, as_, s) in [
         ("model.layers.0.self_attn.q_proj", &b[..], &a[..], 4.0),
         ("model.layers.1.self_attn.q_proj", &b[..], &a[..], 16.0),
-        ("model.layers.0.self_attn.v_proj", &b[..2], &a[..2], 8.0 / 2f64.sqrt()),
+        (
+            "model.layers.0.self_attn.v_proj",
+            &b[..2],
+            &a[..2],
+            8.0 / 2f64.sqrt(),
+        ),
     ] {
         let l = row(&r, module);
-        assert!((l.adapter.as_ref().unwrap().scale - s).abs() < 1e-12, "{module}");
-        let mut want: Vec<f64> = bs.iter().zip(as_).map(|(x, y)| (s * x * y).powi(2)).collect();
+        assert!(
+            (l.adapter.as_ref().unwrap().scale - s).abs() < 1e-12,
+            "{module}"
+        );
+        let mut want: Vec<f64> = bs
+            .iter()
+            .zip(as_)
+            .map(|(x, y)| (s * x * y).powi(2))
+            .collect();
         want.sort_by(f64::total_cmp);
         close(&l.eigenvalues, &want, 1e-5);
     }
@@ -273,10 +306,17 @@ fn the_adapter_file_finds_its_config_and_the_cli_marks_rows() {
         .args(["analyze", file.to_str().unwrap(), "--csv", "-", "-q"])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let csv = String::from_utf8(out.stdout).unwrap();
     let line = csv.lines().find(|l| l.contains("model.q")).unwrap();
-    assert!(line.contains(",lora,") && line.contains(",success,"), "{csv}");
+    assert!(
+        line.contains(",lora,") && line.contains(",success,"),
+        "{csv}"
+    );
     // Singular values 2 * (1*3, 2*1) = (6, 4): lambda_max 36, norm 52.
     let header: Vec<&str> = csv.lines().next().unwrap().split(',').collect();
     let cells: Vec<&str> = line.split(',').collect();
@@ -365,11 +405,23 @@ fn merged_with_base_counts_new_directions() {
     );
     let adapter = open(&p);
     let opts = AnalyzeOptions::default();
-    let ma = analyze_merged(&adapter, &Checkpoint::open(&base).unwrap(), &opts, &Silent, None)
-        .unwrap();
+    let ma = analyze_merged(
+        &adapter,
+        &Checkpoint::open(&base).unwrap(),
+        &opts,
+        &Silent,
+        None,
+    )
+    .unwrap();
     assert_eq!(ma.merged.layers.len(), 2);
     let new = row(&ma.merged, "model.new.weight");
-    let nd = new.adapter.as_ref().unwrap().new_directions.as_ref().unwrap();
+    let nd = new
+        .adapter
+        .as_ref()
+        .unwrap()
+        .new_directions
+        .as_ref()
+        .unwrap();
     assert_eq!((nd.k, nd.count, nd.threshold), (2, 2, 0.5));
     close(
         &nd.max_cosines,
@@ -377,7 +429,13 @@ fn merged_with_base_counts_new_directions() {
         1e-6,
     );
     let old = row(&ma.merged, "model.old.weight");
-    let od = old.adapter.as_ref().unwrap().new_directions.as_ref().unwrap();
+    let od = old
+        .adapter
+        .as_ref()
+        .unwrap()
+        .new_directions
+        .as_ref()
+        .unwrap();
     assert_eq!(od.count, 0);
     close(&od.max_cosines, &[1.0, 1.0], 1e-9);
     // Merged spectra: W0's with sigma_0, sigma_1 replaced (new) / sigma_11 raised (old).
@@ -387,19 +445,40 @@ fn merged_with_base_counts_new_directions() {
     let c = compare(&ma.base, &ma.merged);
     assert_eq!(c.matched.len(), 2);
     assert!(c.only_in_a.is_empty() && c.only_in_b.is_empty());
-    let m = c.matched.iter().find(|m| m.name == "model.new.weight").unwrap();
+    let m = c
+        .matched
+        .iter()
+        .find(|m| m.name == "model.new.weight")
+        .unwrap();
     let lsn = m.metric("log_spectral_norm").unwrap();
     assert!((lsn.delta.unwrap() - (901f64.log10() - 144f64.log10())).abs() < 1e-9);
     // The CLI prints the comparison and the count, and writes both results.
     let (bj, mj) = (dir.path().join("w0.json"), dir.path().join("merged.json"));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_htdiag"))
-        .args(["analyze", p.to_str().unwrap(), "--base", base.to_str().unwrap()])
-        .args(["--base-json", bj.to_str().unwrap(), "--merged-json", mj.to_str().unwrap()])
+        .args([
+            "analyze",
+            p.to_str().unwrap(),
+            "--base",
+            base.to_str().unwrap(),
+        ])
+        .args([
+            "--base-json",
+            bj.to_str().unwrap(),
+            "--merged-json",
+            mj.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("2 matched rows") && text.contains("model.new.weight: 2 of 2"), "{text}");
+    assert!(
+        text.contains("2 matched rows") && text.contains("model.new.weight: 2 of 2"),
+        "{text}"
+    );
     let back = htdiag::report::load::read_result(&mj).unwrap();
     assert_eq!(back.layers.len(), 2);
     assert!(bj.is_file());
@@ -411,7 +490,10 @@ fn cli(path: &Path) -> (bool, String) {
         .args(["analyze", path.to_str().unwrap(), "-q"])
         .output()
         .unwrap();
-    (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 #[test]
@@ -425,7 +507,10 @@ fn bad_adapters_are_refused_clearly() {
     std::fs::remove_file(dir.path().join("noconf/adapter_config.json")).unwrap();
     for path in [p.clone(), dir.path().join("noconf")] {
         let e = find(&path).unwrap_err().to_string();
-        assert!(e.contains("adapter_model.safetensors") && e.contains("adapter_config.json"), "{e}");
+        assert!(
+            e.contains("adapter_model.safetensors") && e.contains("adapter_config.json"),
+            "{e}"
+        );
     }
     let (ok, err) = cli(&p);
     assert!(!ok && err.contains("adapter_config.json"), "{err}");
@@ -439,15 +524,25 @@ fn bad_adapters_are_refused_clearly() {
         let d = dir.path().join(format!("cfg{}", text.len()));
         write_adapter(&d, &text, &[("model.q", &bm, &am)]);
         let (c, w) = find(&d).unwrap().unwrap();
-        let e = Adapter::open(&c, &w, &OpenOptions::default()).unwrap_err().to_string();
-        assert!(e.contains("adapter_config.json") && e.contains(needle), "{e}");
+        let e = Adapter::open(&c, &w, &OpenOptions::default())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("adapter_config.json") && e.contains(needle),
+            "{e}"
+        );
     }
 
     // A folder with the config but no weights.
     let d = dir.path().join("noweights");
     std::fs::create_dir_all(&d).unwrap();
     std::fs::write(d.join("adapter_config.json"), &good).unwrap();
-    assert!(find(&d).unwrap_err().to_string().contains("neither adapter_model.safetensors"));
+    assert!(
+        find(&d)
+            .unwrap_err()
+            .to_string()
+            .contains("neither adapter_model.safetensors")
+    );
 
     // Module-level trouble: a skipped row each, naming the file and tensor; the good module
     // is still analysed.
@@ -480,9 +575,18 @@ fn bad_adapters_are_refused_clearly() {
             .clone()
     };
     for (m, needles) in [
-        ("model.chain", &["shapes do not chain", "model.chain.lora_B.weight"][..]),
-        ("model.lonely", &["no matching lora_B", "model.lonely.lora_A.weight"][..]),
-        ("model.rank", &["rank 3", "r = 2", "adapter_config.json"][..]),
+        (
+            "model.chain",
+            &["shapes do not chain", "model.chain.lora_B.weight"][..],
+        ),
+        (
+            "model.lonely",
+            &["no matching lora_B", "model.lonely.lora_A.weight"][..],
+        ),
+        (
+            "model.rank",
+            &["rank 3", "r = 2", "adapter_config.json"][..],
+        ),
     ] {
         let why = reason(m);
         assert!(why.contains("adapter_model.safetensors"), "{why}");
@@ -491,11 +595,27 @@ fn bad_adapters_are_refused_clearly() {
         }
     }
 
+    // A scale so large that the singular values overflow: an error row, not a panic.
+    let d = dir.path().join("overflow");
+    write_adapter(
+        &d,
+        &good.replace("\"lora_alpha\": 4,", "\"lora_alpha\": 1e308,"),
+        &[("model.q", &bm, &am)],
+    );
+    let r = analyse(&d);
+    assert_eq!(r.layers[0].status, LayerStatus::Error);
+    assert!(r.layers[0].message.as_deref().unwrap().contains("overflow"));
+
     // --base with something that is not an adapter: a usage error.
     let plain = dir.path().join("plain.safetensors");
     write_safetensors(&plain, &[("w".into(), vec![2, 12], &am.v[..])]);
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_htdiag"))
-        .args(["analyze", plain.to_str().unwrap(), "--base", plain.to_str().unwrap()])
+        .args([
+            "analyze",
+            plain.to_str().unwrap(),
+            "--base",
+            plain.to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(2));

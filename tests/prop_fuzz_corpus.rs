@@ -86,7 +86,10 @@ fn lora_config_corpus_holds() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
     let property = |d: &Path, data: &[u8]| check::check_adapter_config(d, data);
     let n = replay_with(&root.join("corpus/lora_config"), &property);
-    assert!(n >= 6, "the committed lora_config corpus is missing ({n} files)");
+    assert!(
+        n >= 6,
+        "the committed lora_config corpus is missing ({n} files)"
+    );
     replay_with(&root.join("regressions/lora_config"), &property);
     // This seed opens with every module usable (its rank_pattern gives v its rank 3).
     let scratch = tempfile::tempdir().unwrap();

@@ -69,14 +69,26 @@ pub(crate) fn analyze_lora_row(
     let names = ckpt.tensors();
     if let Some((i, j)) = b.find_non_finite() {
         let v = b.get(i, j);
-        return error(row, format!("non-finite weight {v} in '{}' at [{i}, {j}]", names[m.b].name));
+        return error(
+            row,
+            format!(
+                "non-finite weight {v} in '{}' at [{i}, {j}]",
+                names[m.b].name
+            ),
+        );
     }
     let slices = p.slices();
     for &(si, sj) in &slices {
         let a = a_of(si, sj);
         if let Some((i, j)) = a.find_non_finite() {
             let v = a.get(i, j);
-            return error(row, format!("non-finite weight {v} in '{}' at [{i}, {j}]", names[m.a].name));
+            return error(
+                row,
+                format!(
+                    "non-finite weight {v} in '{}' at [{i}, {j}]",
+                    names[m.a].name
+                ),
+            );
         }
     }
     row.timings.load = t.elapsed().as_secs_f64();

@@ -115,7 +115,13 @@ fn merged_rows(
     let load = t.elapsed().as_secs_f64();
     let new_dirs = match m.kind {
         LoraKind::Conv2d { .. } => None,
-        _ => Some(count_new(&w0, &w, &p.shape, first.transposed, m.scale.rank)?),
+        _ => Some(count_new(
+            &w0,
+            &w,
+            &p.shape,
+            first.transposed,
+            m.scale.rank,
+        )?),
     };
     let bytes: &[u8] = bytemuck::cast_slice(&w);
     Ok(task
@@ -169,7 +175,19 @@ fn add_update(adapter: &Adapter, m: &LoraModule, transposed: bool, w: &mut [f64]
     let (o, c, k) = (m.out as i32, cols as i32, r as i32);
     unsafe {
         blas::dgemm(
-            b'N', b'N', c, o, k, m.scale.scale, &a, c, &b, k, 0.0, &mut d, c,
+            b'N',
+            b'N',
+            c,
+            o,
+            k,
+            m.scale.scale,
+            &a,
+            c,
+            &b,
+            k,
+            0.0,
+            &mut d,
+            c,
         );
     }
     if transposed {

@@ -46,7 +46,11 @@ impl PlannedLora {
 
     /// Eigenvalues per matrix: the rank bound `min(r, out, in)`.
     pub fn evals_per_matrix(&self) -> usize {
-        self.module.scale.rank.min(self.module.out).min(self.module.inp)
+        self.module
+            .scale
+            .rank
+            .min(self.module.out)
+            .min(self.module.inp)
     }
 
     /// Number of eigenvalues of the row.
@@ -58,9 +62,7 @@ impl PlannedLora {
     pub fn slices(&self) -> Vec<(usize, usize)> {
         match (self.module.kind, self.slice_id) {
             (LoraKind::Conv2d { kw, .. }, Some(s)) => vec![(s / kw, s % kw)],
-            (LoraKind::Conv2d { kh, kw }, None) => {
-                (0..kh * kw).map(|s| (s / kw, s % kw)).collect()
-            }
+            (LoraKind::Conv2d { kh, kw }, None) => (0..kh * kw).map(|s| (s / kw, s % kw)).collect(),
             _ => vec![(0, 0)],
         }
     }
@@ -123,9 +125,9 @@ pub fn plan_adapter(adapter: &Adapter, opts: &PlanOptions) -> AdapterPlan {
         if let Some(re) = &opts.layers
             && !re.is_match(&m.name)
         {
-            out.plain
-                .skipped
-                .push(skip(format!("name does not match the layers filter /{re}/")));
+            out.plain.skipped.push(skip(format!(
+                "name does not match the layers filter /{re}/"
+            )));
             continue;
         }
         if let Some(re) = &opts.exclude

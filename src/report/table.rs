@@ -125,7 +125,11 @@ pub fn render_with(result: &AnalysisResult, opts: &TableOptions) -> String {
         let _ = writeln!(out, "{painted}");
     }
 
-    if let Some(l) = result.layers.iter().find(|l| l.layer_type == LayerType::Lora) {
+    if let Some(l) = result
+        .layers
+        .iter()
+        .find(|l| l.layer_type == LayerType::Lora)
+    {
         let _ = writeln!(
             out,
             "\ntype lora: the update dW = s B A of a LoRA module{}, from its nonzero singular \

@@ -12,7 +12,11 @@ use crate::matrices::MatrixRef;
 
 /// Singular values of `scale * b * a`, descending: `min(out, r, in)` values, where `b` is
 /// `out x r` and `a` is `r x in` (any strides; conv LoRA passes one kernel slice of A).
-pub fn low_rank_singular_values(b: &MatrixRef<'_>, a: &MatrixRef<'_>, scale: f64) -> Result<Vec<f64>> {
+pub fn low_rank_singular_values(
+    b: &MatrixRef<'_>,
+    a: &MatrixRef<'_>,
+    scale: f64,
+) -> Result<Vec<f64>> {
     let (out, r, inp) = (b.rows, b.cols, a.cols);
     if a.rows != r {
         return Err(Error::InvalidArgument(format!(
@@ -96,8 +100,7 @@ pub fn singular_values(mut a: Vec<f64>, m: usize, n: usize) -> Result<Vec<f64>> 
     let lw = lapack_int(work.len())?;
     unsafe {
         lapack::dgesvd(
-            b'N', b'N', mi, ni, &mut a, mi, &mut s, &mut u, 1, &mut vt, 1, &mut work, lw,
-            &mut info,
+            b'N', b'N', mi, ni, &mut a, mi, &mut s, &mut u, 1, &mut vt, 1, &mut work, lw, &mut info,
         )
     };
     check(info, "dgesvd")?;
@@ -142,7 +145,8 @@ mod tests {
             let mut dense = vec![0.0; out * inp];
             for i in 0..out {
                 for j in 0..inp {
-                    dense[i * inp + j] = s * (0..r).map(|k| b[i * r + k] * a[k * inp + j]).sum::<f64>();
+                    dense[i * inp + j] =
+                        s * (0..r).map(|k| b[i * r + k] * a[k * inp + j]).sum::<f64>();
                 }
             }
             let want = Lapack::default()
@@ -159,7 +163,10 @@ mod tests {
             // The dense spectrum has min(out, in) values; the top p are the nonzero ones.
             let top = &want[want.len() - p..];
             for (g, w) in got.iter().rev().zip(top) {
-                assert!((g * g - w).abs() <= 1e-10 * want[want.len() - 1], "{got:?} {want:?}");
+                assert!(
+                    (g * g - w).abs() <= 1e-10 * want[want.len() - 1],
+                    "{got:?} {want:?}"
+                );
             }
             // Rank at most p: the rest of the dense spectrum is zero.
             assert!(want[..want.len() - p].iter().all(|&v| v < 1e-10));

@@ -55,7 +55,8 @@ pub fn top_left_singular_vectors(w: &MatrixRef<'_>, k: usize) -> Result<LeftVect
             let mut row = vec![0.0; cols];
             for r in 0..rows {
                 w.rows_into(r, r + 1, &mut row);
-                out.u.push(row.iter().zip(v).map(|(a, b)| a * b).sum::<f64>() / s);
+                out.u
+                    .push(row.iter().zip(v).map(|(a, b)| a * b).sum::<f64>() / s);
             }
         }
         out.sigma.push(s);

@@ -17,7 +17,12 @@ use crate::output::{self, Written};
 use crate::progress::Progress;
 
 /// Analyses the adapter whose config and weights `peft::find` returned.
-pub fn run(args: &Args, opts: &AnalyzeOptions, config: &Path, weights: &Path) -> anyhow::Result<()> {
+pub fn run(
+    args: &Args,
+    opts: &AnalyzeOptions,
+    config: &Path,
+    weights: &Path,
+) -> anyhow::Result<()> {
     if args.out.is_some() {
         return Err(Usage(
             "--out/--resume/--shard are for large checkpoints; a LoRA adapter is analysed in \
@@ -51,7 +56,11 @@ pub fn run(args: &Args, opts: &AnalyzeOptions, config: &Path, weights: &Path) ->
             adapter.modules.len(),
             c.r,
             c.lora_alpha,
-            if c.use_rslora { ", rsLoRA scale alpha/sqrt(r)" } else { "" },
+            if c.use_rslora {
+                ", rsLoRA scale alpha/sqrt(r)"
+            } else {
+                ""
+            },
             if c.rank_pattern.is_empty() && c.alpha_pattern.is_empty() {
                 ""
             } else {

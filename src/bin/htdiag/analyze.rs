@@ -52,7 +52,9 @@ const DEMO: &[u8] = include_bytes!("../../../assets/mnist-mlp.safetensors");
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment, after_help = after_help())]
 pub struct Args {
-    /// Checkpoint file or folder (default: the shipped demo checkpoint).
+    /// Checkpoint file or folder, or a PEFT LoRA adapter (a folder with adapter_config.json, or
+    /// its adapter_model.safetensors/.bin; one row per adapted module) (default: the shipped
+    /// demo checkpoint).
     pub path: Option<PathBuf>,
     /// With a LoRA adapter: the base checkpoint it was trained from. Every weight an update
     /// changes is analysed as W0 and as W0 + dW, compared (per-layer deltas), and the top-r
@@ -61,10 +63,20 @@ pub struct Args {
     #[arg(long, value_name = "CHECKPOINT", help_heading = "LoRA adapters")]
     pub base: Option<PathBuf>,
     /// With --base: write the analysis of the base weights W0 as JSON (for `htdiag compare`).
-    #[arg(long, value_name = "FILE", requires = "base", help_heading = "LoRA adapters")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "base",
+        help_heading = "LoRA adapters"
+    )]
     pub base_json: Option<PathBuf>,
     /// With --base: write the analysis of the merged weights W0 + dW as JSON.
-    #[arg(long, value_name = "FILE", requires = "base", help_heading = "LoRA adapters")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "base",
+        help_heading = "LoRA adapters"
+    )]
     pub merged_json: Option<PathBuf>,
     /// In a nested PyTorch checkpoint (Lightning .ckpt, {"model": ...}), the dict key holding
     /// the tensors ('/' separates nested keys); chosen automatically when omitted.

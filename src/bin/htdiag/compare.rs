@@ -72,7 +72,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let text = to_text_top(&c, args.top);
     output::show(
         &text,
-        &[args.json.as_deref(), args.csv.as_deref(), args.report.as_deref()],
+        &[
+            args.json.as_deref(),
+            args.csv.as_deref(),
+            args.report.as_deref(),
+        ],
     );
     let mut written = Written::default();
     if let Some(p) = &args.json {

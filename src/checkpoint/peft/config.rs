@@ -95,9 +95,8 @@ impl LoraConfig {
             None | Some(Value::Null) => {
                 return Err(err("no rank: the key \"r\" is missing".into()));
             }
-            Some(x) => positive_int(x).ok_or_else(|| {
-                err(format!("\"r\" must be a positive integer, found {x}"))
-            })?,
+            Some(x) => positive_int(x)
+                .ok_or_else(|| err(format!("\"r\" must be a positive integer, found {x}")))?,
         };
         let lora_alpha = match obj.get("lora_alpha") {
             None | Some(Value::Null) => DEFAULT_LORA_ALPHA,
@@ -136,12 +135,16 @@ impl LoraConfig {
             .into_iter()
             .map(|(k, x)| match x.as_f64().filter(|a| a.is_finite()) {
                 Some(a) => Ok((k, a)),
-                None => Err(err(format!("alpha_pattern[{k:?}] must be a number, found {x}"))),
+                None => Err(err(format!(
+                    "alpha_pattern[{k:?}] must be a number, found {x}"
+                ))),
             })
             .collect::<Result<Vec<_>>>()?;
         let compile = |what: &str, key: &str| {
             Regex::new(&format!(r"^(?:.*\.)?(?:{key})$")).map_err(|e| {
-                err(format!("{what} key {key:?} is not a regular expression: {e}"))
+                err(format!(
+                    "{what} key {key:?} is not a regular expression: {e}"
+                ))
             })
         };
         let rank_re = rank_pattern
@@ -183,8 +186,7 @@ impl LoraConfig {
 
     /// Rank, alpha and scale of the module called `module` (relative to the base model).
     pub fn module_scale(&self, module: &str) -> ModuleScale {
-        let rank = first_match(&self.rank_re, module)
-            .map_or(self.r, |i| self.rank_pattern[i].1);
+        let rank = first_match(&self.rank_re, module).map_or(self.r, |i| self.rank_pattern[i].1);
         let alpha = first_match(&self.alpha_re, module)
             .map_or(self.lora_alpha, |i| self.alpha_pattern[i].1);
         let scale = if self.use_rslora {
@@ -250,14 +252,20 @@ mod tests {
             (r#"{"r": 0}"#, "positive integer"),
             (r#"{"r": "8"}"#, "positive integer"),
             (r#"{"r": 8, "peft_type": "IA3"}"#, "only LoRA"),
-            (r#"{"r": 8, "rank_pattern": {"(": 2}}"#, "not a regular expression"),
+            (
+                r#"{"r": 8, "rank_pattern": {"(": 2}}"#,
+                "not a regular expression",
+            ),
             (r#"{"r": 8, "alpha_pattern": []}"#, "must be an object"),
             (r#"{"r": 8, "use_rslora": 1}"#, "true or false"),
             ("[1]", "not a JSON object"),
             ("{", "not a valid"),
         ] {
             let e = parse(text).unwrap_err().to_string();
-            assert!(e.contains(needle) && e.contains("adapter_config.json"), "{text}: {e}");
+            assert!(
+                e.contains(needle) && e.contains("adapter_config.json"),
+                "{text}: {e}"
+            );
         }
     }
 }

@@ -106,7 +106,10 @@ pub fn find(path: &Path) -> Result<Option<(PathBuf, PathBuf)>> {
     };
     if path.is_dir() {
         let cfg = path.join(CONFIG_FILE);
-        let weights = WEIGHT_FILES.iter().map(|f| path.join(f)).find(|p| p.is_file());
+        let weights = WEIGHT_FILES
+            .iter()
+            .map(|f| path.join(f))
+            .find(|p| p.is_file());
         return match (cfg.is_file(), weights) {
             (true, Some(w)) => Ok(Some((cfg, w))),
             (true, None) => Err(Error::Format {

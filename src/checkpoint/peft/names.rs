@@ -62,7 +62,11 @@ pub fn parse(name: &str) -> Option<Part> {
         return Some(Part::Magnitude { module });
     }
     let embedding = seg.starts_with("lora_embedding");
-    let factor = if seg.ends_with('A') { Factor::A } else { Factor::B };
+    let factor = if seg.ends_with('A') {
+        Factor::A
+    } else {
+        Factor::B
+    };
     let adapter = match (embedding, rest) {
         (false, ["weight"]) | (true, []) => None,
         (false, [a, "weight"]) | (true, [a]) if !a.is_empty() => Some(a.to_string()),

@@ -41,13 +41,9 @@ pub(super) fn pair(ckpt: &Checkpoint, config: &LoraConfig) -> Paired {
             } => (module.clone(), adapter.clone()),
             Part::Magnitude { module } => (module.clone(), None),
         };
-        let at = match groups
-            .iter()
-            .position(|g| {
-                g.module == module
-                    && (g.adapter == adapter || matches!(part, Part::Magnitude { .. }))
-            })
-        {
+        let at = match groups.iter().position(|g| {
+            g.module == module && (g.adapter == adapter || matches!(part, Part::Magnitude { .. }))
+        }) {
             Some(k) => k,
             None => {
                 groups.push(Group {
@@ -134,10 +130,16 @@ fn check(
     let (ta, tb): (&TensorInfo, &TensorInfo) = (&tensors[a], &tensors[b]);
     for t in [ta, tb] {
         if t.float_dtype.is_none() {
-            return Err(format!("tensor '{}' has dtype {}, not a float", t.name, t.dtype));
+            return Err(format!(
+                "tensor '{}' has dtype {}, not a float",
+                t.name, t.dtype
+            ));
         }
         if t.shape.contains(&0) {
-            return Err(format!("tensor '{}' is empty (shape {:?})", t.name, t.shape));
+            return Err(format!(
+                "tensor '{}' is empty (shape {:?})",
+                t.name, t.shape
+            ));
         }
     }
     let mismatch = || {
