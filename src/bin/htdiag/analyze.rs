@@ -1,5 +1,7 @@
 //! `htdiag analyze [PATH]`: per-layer spectral diagnostics of a checkpoint.
 
+mod adapter;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -325,7 +327,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     )?;
     let (path, _demo_dir) = resolve(args.path.as_deref())?;
     if let Some((config, weights)) = htdiag::checkpoint::peft::find(&path)? {
-        return crate::adapter::run(&args, &opts, &config, &weights);
+        return adapter::run(&args, &opts, &config, &weights);
     }
     if args.base.is_some() {
         return Err(Usage(format!(
@@ -397,7 +399,7 @@ fn check_filter(ckpt: &Checkpoint, args: &Args) -> anyhow::Result<()> {
 
 /// Orders the rows, writes the outputs, prints the table (on stderr when a result goes to
 /// standard output) and says which files were written.
-pub fn finish(mut result: AnalysisResult, args: &Args) -> anyhow::Result<()> {
+fn finish(mut result: AnalysisResult, args: &Args) -> anyhow::Result<()> {
     if args.path.is_none() {
         result.source = "assets/mnist-mlp.safetensors (built-in demo)".into();
     }

@@ -2,7 +2,6 @@
 //! arguments, dispatches to one module per subcommand, and turns errors into messages and
 //! exit statuses.
 
-mod adapter;
 mod allocate;
 mod analyze;
 mod analyze_out;

@@ -11,7 +11,7 @@ use htdiag::checkpoint::peft::Adapter;
 use htdiag::compare::{CompareOrder, compare, sort_matched, to_text_top};
 use htdiag::result::{AnalysisResult, LayerType};
 
-use crate::analyze::Args;
+use super::Args;
 use crate::exit::Usage;
 use crate::output::{self, Written};
 use crate::progress::Progress;
@@ -83,7 +83,7 @@ pub fn run(
         }
         None => None,
     };
-    let strict = crate::analyze::finish(result, args);
+    let strict = super::finish(result, args);
     if let Some(m) = &merged {
         report_merged(m, args)?;
     }
