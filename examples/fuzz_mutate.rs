@@ -7,7 +7,7 @@
 //! ```text
 //! cargo run --release --example fuzz_mutate -- torch_open 600    # target, seconds
 //! ```
-//! Targets: `checkpoint_open`, `torch_open`, `gguf_open`. An input that breaks the property
+//! Targets: `checkpoint_open`, `torch_open`, `gguf_open`, `lora_config`. An input that breaks the property
 //! is written to `fuzz/regressions/<target>/` (replayed by `tests/prop_fuzz_corpus.rs`).
 
 #[path = "../fuzz/check.rs"]
@@ -113,6 +113,7 @@ fn main() {
     let run = |data: &[u8]| match target {
         "torch_open" => check::check_file(&scratch, "model.pt", data),
         "gguf_open" => check::check_file(&scratch, "model.gguf", data),
+        "lora_config" => check::check_adapter_config(&scratch, data),
         _ => check::check(&scratch, data),
     };
     std::panic::set_hook(Box::new(|_| {}));

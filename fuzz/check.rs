@@ -130,3 +130,83 @@ fn verify(target: &Path) {
         ckpt.release(p.layer_id);
     }
 }
+
+/// A fixed PEFT adapter's weights: a Linear module (A [2, 6], B [5, 2]), a conv module
+/// (A [2, 3, 3, 3], B [4, 2, 1, 1]), an embedding (lora_embedding_A [2, 10], _B [4, 2]),
+/// and a module of rank 3 (A [3, 6], B [5, 3]), all F32.
+pub fn fixed_adapter() -> Vec<u8> {
+    let specs: [(&str, &[usize]); 8] = [
+        ("base_model.model.q.lora_A.weight", &[2, 6]),
+        ("base_model.model.q.lora_B.weight", &[5, 2]),
+        ("base_model.model.conv.lora_A.weight", &[2, 3, 3, 3]),
+        ("base_model.model.conv.lora_B.weight", &[4, 2, 1, 1]),
+        ("base_model.model.emb.lora_embedding_A", &[2, 10]),
+        ("base_model.model.emb.lora_embedding_B", &[4, 2]),
+        ("base_model.model.v.lora_A.weight", &[3, 6]),
+        ("base_model.model.v.lora_B.weight", &[5, 3]),
+    ];
+    let mut header = String::from("{");
+    let mut data: Vec<u8> = Vec::new();
+    for (i, (name, shape)) in specs.iter().enumerate() {
+        let n: usize = shape.iter().product();
+        let start = data.len();
+        for k in 0..n {
+            data.extend((((k * 7 + i * 3) % 11) as f32 / 5.0 - 1.0).to_le_bytes());
+        }
+        let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+        if i > 0 {
+            header.push(',');
+        }
+        header += &format!(
+            r#""{name}":{{"dtype":"F32","shape":[{}],"data_offsets":[{start},{}]}}"#,
+            dims.join(","),
+            data.len()
+        );
+    }
+    header.push('}');
+    let mut out = (header.len() as u64).to_le_bytes().to_vec();
+    out.extend(header.as_bytes());
+    out.extend(data);
+    out
+}
+
+/// The LoRA config target: `data` is `adapter_config.json` beside [`fixed_adapter`].
+/// Property: opening never panics; when it succeeds every module is analysed or skipped, and
+/// every analysed update row holds `num_evals` finite, non-negative eigenvalues.
+pub fn check_adapter_config(scratch: &Path, data: &[u8]) {
+    use htdiag::analyze::{AnalyzeOptions, Silent, analyze_adapter};
+    use htdiag::checkpoint::peft::{Adapter, find};
+    use htdiag::result::{LayerStatus, LayerType};
+    let d = scratch.join("adapter");
+    std::fs::create_dir_all(&d).expect("scratch folder");
+    write(&d.join("adapter_model.safetensors"), &fixed_adapter());
+    write(&d.join("adapter_config.json"), data);
+    let (cfg, weights) = find(&d)
+        .expect("a folder with both files is an adapter")
+        .expect("found");
+    let Ok(adapter) = Adapter::open(&cfg, &weights, &Default::default()) else {
+        return;
+    };
+    assert_eq!(
+        adapter.modules.len() + adapter.bad.len(),
+        4,
+        "every module accounted for"
+    );
+    let opts = AnalyzeOptions {
+        threads: 1,
+        ..AnalyzeOptions::default()
+    };
+    let r = analyze_adapter(&adapter, &opts, &Silent, None).expect("analysis of a valid adapter");
+    for l in r.layers.iter().filter(|l| l.layer_type == LayerType::Lora) {
+        if l.status == LayerStatus::Error {
+            continue;
+        }
+        assert_eq!(l.eigenvalues.len(), l.num_evals, "row {}", l.name);
+        assert!(
+            l.eigenvalues.iter().all(|v| v.is_finite() && *v >= 0.0),
+            "row {}: {:?}",
+            l.name,
+            l.eigenvalues
+        );
+    }
+}

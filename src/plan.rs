@@ -12,6 +12,10 @@
 //! multiplied by sqrt(c/2), c = 1 pooled and c = kh*kw per slice, i.e. eigenvalues are
 //! multiplied by [`PlannedLayer::eval_scale`]. Dense layers are never scaled.
 
+mod lora;
+
+pub use lora::{AdapterPlan, MergedPlan, MergedRow, PlannedLora, plan_adapter, plan_merged};
+
 use crate::checkpoint::TensorInfo;
 use crate::checkpoint::dtype::FloatDtype;
 use crate::error::{Error, Result};
@@ -231,8 +235,8 @@ fn plan_one(
         ));
     }
     let eval_scale = match layer_type {
-        LayerType::Dense => 1.0,
         LayerType::Conv2d => conv_eval_scale(kh, kw, per_slice, opts.conv_scaling),
+        LayerType::Dense | LayerType::Lora => 1.0,
     };
     let row = |slice_id| PlannedLayer {
         layer_id,

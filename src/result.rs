@@ -58,6 +58,9 @@ pub enum LayerType {
     Dense,
     /// A rank-4 (out, in, kh, kw) tensor, cut into kh*kw slices.
     Conv2d,
+    /// The update `dW = s B A` of a LoRA adapter's module, analysed from its factors (its
+    /// nonzero eigenvalues only; see [`AdapterInfo`]).
+    Lora,
 }
 
 impl LayerType {
@@ -66,6 +69,7 @@ impl LayerType {
         match self {
             LayerType::Dense => "dense",
             LayerType::Conv2d => "conv2d",
+            LayerType::Lora => "lora",
         }
     }
 }
@@ -272,7 +276,8 @@ pub struct LayerResult {
     pub message: Option<String>,
     /// Number of eigenvalues (M * rf when pooled).
     pub num_evals: usize,
-    /// Power-law fit (absent only with status `error`).
+    /// Power-law fit (absent with status `error`, and for a LoRA row with fewer than
+    /// `min_evals` eigenvalues, where `message` says so).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fit: Option<PowerLawFit>,
     /// Metrics (absent only with status `error`).
@@ -288,6 +293,47 @@ pub struct LayerResult {
     pub eigenvalues: Vec<f64>,
     /// Seconds spent on this row, by phase.
     pub timings: LayerTimings,
+    /// For a LoRA update row (`layer_type` lora) and for a merged `W0 + dW` row: the module,
+    /// its rank and scale.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub adapter: Option<AdapterInfo>,
+}
+
+/// What a row has to do with a LoRA adapter (`htdiag analyze ADAPTER [--base BASE]`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AdapterInfo {
+    /// The adapted module, relative to the base model (`model.layers.0.self_attn.q_proj`).
+    pub module: String,
+    /// Rank r of the module (the config's `r` or its `rank_pattern`).
+    pub rank: usize,
+    /// Its `lora_alpha` (or `alpha_pattern`).
+    pub lora_alpha: f64,
+    /// The scale s of `dW = s B A`: `lora_alpha / r`, or `lora_alpha / sqrt(r)` (rsLoRA).
+    pub scale: f64,
+    /// Whether the row is the merged weight `W0 + dW` (else it is the update `dW`).
+    pub merged: bool,
+    /// Effective rank `exp(H)` of the row's eigenvalues (`metrics::effective_rank`).
+    #[serde(deserialize_with = "nan_if_null")]
+    pub effective_rank: f64,
+    /// With a base: how many of the merged weight's top singular directions are new.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub new_directions: Option<NewDirections>,
+}
+
+/// The top left singular vectors of `W0 + dW` that no left singular vector of `W0` resembles:
+/// `max_j |<u_i(W0 + dW), u_j(W0)>| < threshold` over all left singular vectors `u_j` of `W0`
+/// (the "intruder dimensions" of Shuttleworth et al., "LoRA vs Full Fine-tuning: An Illusion
+/// of Equivalence", 2024).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewDirections {
+    /// Top directions of the merged weight examined (the module's rank r).
+    pub k: usize,
+    /// Cosine below which a direction counts as new (0.5).
+    pub threshold: f64,
+    /// How many of the k are new.
+    pub count: usize,
+    /// For each of the k directions, largest first, its largest |cosine| with W0's.
+    pub max_cosines: Vec<f64>,
 }
 
 /// Where the time of one row went, in seconds.

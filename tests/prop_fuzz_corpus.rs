@@ -80,3 +80,23 @@ fn seeds_reach_the_interesting_paths() {
     let ck = htdiag::checkpoint::Checkpoint::open(scratch.path().join("index")).unwrap();
     assert_eq!(ck.tensors()[0].name, "w");
 }
+
+#[test]
+fn lora_config_corpus_holds() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("fuzz");
+    let property = |d: &Path, data: &[u8]| check::check_adapter_config(d, data);
+    let n = replay_with(&root.join("corpus/lora_config"), &property);
+    assert!(
+        n >= 6,
+        "the committed lora_config corpus is missing ({n} files)"
+    );
+    replay_with(&root.join("regressions/lora_config"), &property);
+    // This seed opens with every module usable (its rank_pattern gives v its rank 3).
+    let scratch = tempfile::tempdir().unwrap();
+    let seed = std::fs::read(root.join("corpus/lora_config/rslora_patterns.json")).unwrap();
+    check::check_adapter_config(scratch.path(), &seed);
+    let dir = scratch.path().join("adapter");
+    let (c, w) = htdiag::checkpoint::peft::find(&dir).unwrap().unwrap();
+    let a = htdiag::checkpoint::peft::Adapter::open(&c, &w, &Default::default()).unwrap();
+    assert_eq!((a.modules.len(), a.bad.len()), (4, 0), "{:?}", a.bad);
+}

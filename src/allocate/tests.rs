@@ -58,6 +58,7 @@ fn row(id: usize, name: &str, shape: &[usize], alpha: f64) -> LayerResult {
         randomized: None,
         eigenvalues: Vec::new(),
         timings: LayerTimings::default(),
+        adapter: None,
     }
 }
 

@@ -7,6 +7,9 @@
 //! count or the schedule. The largest layers are started first so no worker idles at the end
 //! behind one big matrix.
 
+mod adapter;
+mod lora_row;
+mod merged;
 mod row;
 pub mod rules;
 
@@ -23,6 +26,8 @@ use crate::plan::{PlanOptions, PlannedLayer, plan};
 use crate::result::{AnalysisResult, LayerResult, RESULT_FORMAT_VERSION, RunTimings};
 use crate::spectrum::{Eigensolver, Lapack};
 
+pub use adapter::analyze_adapter;
+pub use merged::{MergedAnalysis, analyze_merged};
 pub use rules::Rules;
 
 /// Everything that changes what `analyze` computes. `AnalyzeOptions::default()` reproduces
@@ -149,15 +154,7 @@ pub fn run_rows(
     tasks.sort_by(|a, b| cost(b).total_cmp(&cost(a)));
     observer.started(rows.len(), tasks.iter().map(cost).sum());
 
-    let threads = effective_threads(opts.threads);
-    // BLAS single-threaded inside the workers (see the module docs).
-    crate::spectrum::openblas::set_num_threads(1);
-    let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
-        .build()
-        .map_err(|e| {
-            Error::InvalidArgument(format!("cannot start {threads} worker threads: {e}"))
-        })?;
+    let pool = worker_pool(opts.threads)?;
 
     let out: Mutex<Vec<LayerResult>> = Mutex::new(Vec::with_capacity(rows.len()));
     let first_error: Mutex<Option<Error>> = Mutex::new(None);
@@ -232,6 +229,17 @@ pub fn assemble(
         summary,
         timings,
     }
+}
+
+/// The pool of `threads` workers (0 = one per core), with BLAS single-threaded inside them
+/// (see the module docs).
+pub(crate) fn worker_pool(threads: usize) -> Result<rayon::ThreadPool> {
+    let threads = effective_threads(threads);
+    crate::spectrum::openblas::set_num_threads(1);
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .build()
+        .map_err(|e| Error::InvalidArgument(format!("cannot start {threads} worker threads: {e}")))
 }
 
 /// Worker count for `threads` (0 = one per core).

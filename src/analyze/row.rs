@@ -45,6 +45,7 @@ pub(crate) fn analyze_row(
         randomized: None,
         eigenvalues: Vec::new(),
         timings,
+        adapter: None,
     };
 
     let t = Instant::now();

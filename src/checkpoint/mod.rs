@@ -32,6 +32,7 @@ pub mod inspect;
 mod memory;
 pub mod mixed;
 mod ordered;
+pub mod peft;
 mod pickle;
 mod torch;
 mod zip;

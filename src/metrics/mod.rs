@@ -10,12 +10,14 @@
 //! (true `sv_min`, failed fits labelled "failed").
 
 mod layer;
+mod lowrank;
 mod mp;
 mod nelder_mead;
 mod randomize;
 mod summary;
 
 pub use layer::{layer_metrics, pool, warning};
+pub use lowrank::{NEW_DIRECTION_COSINE, effective_rank, new_directions};
 pub use mp::{MP_BANDWIDTH, mp_fit};
 pub use nelder_mead::{NelderMead, fmin};
 pub use randomize::{randomized, shuffle_entries};

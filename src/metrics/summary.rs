@@ -11,7 +11,9 @@ use crate::result::{LayerResult, LayerStatus, LayerType, Summary};
 /// shown as "low confidence" and not counted as over- or under-trained.
 pub fn low_confidence(l: &LayerResult) -> bool {
     let depthwise = l.layer_type == LayerType::Conv2d && l.shape.get(1) == Some(&1);
-    l.status == LayerStatus::Success && (l.num_evals < crate::fit::SMALL_N_LIMIT || depthwise)
+    l.status == LayerStatus::Success
+        && l.fit.is_some()
+        && (l.num_evals < crate::fit::SMALL_N_LIMIT || depthwise)
 }
 
 /// Mean of the values, `None` when there are none.
@@ -24,9 +26,11 @@ fn mean(v: impl Iterator<Item = f64>) -> Option<f64> {
 ///
 /// `log_norm`, `log_spectral_norm`, `stable_rank` average every row with metrics (status
 /// success or failed); `alpha`, `alpha_weighted`, `log_alpha_norm` only rows whose fit
-/// succeeded; `mp_softrank` the rows with an MP fit. Rows with status `error` are counted.
-/// Over- and under-trained counts leave out [`low_confidence`] rows (counted on their own),
-/// whose row warning is kept as WeightWatcher computes it.
+/// succeeded; `mp_softrank` the rows with an MP fit. Rows with status `error` are counted, and
+/// so are rows whose fit failed (status `failed`; a LoRA row without a fit, for having fewer
+/// than `min_evals` eigenvalues, is not a failure). Over- and under-trained counts leave out
+/// [`low_confidence`] rows (counted on their own), whose row warning is kept as WeightWatcher
+/// computes it.
 pub fn summary(layers: &[LayerResult], skipped: usize) -> Summary {
     let analysed: Vec<&LayerResult> = layers
         .iter()
@@ -59,7 +63,10 @@ pub fn summary(layers: &[LayerResult], skipped: usize) -> Summary {
                 .filter_map(|l| l.mp.as_ref().map(|m| m.mp_softrank)),
         ),
         num_layers: analysed.len(),
-        failed_fits: analysed.len() - fitted.len(),
+        failed_fits: analysed
+            .iter()
+            .filter(|l| l.status == LayerStatus::Failed)
+            .count(),
         errors: layers
             .iter()
             .filter(|l| l.status == LayerStatus::Error)

@@ -311,6 +311,7 @@ fn row(status: LayerStatus, alpha: f64, log_norm: f64, mp: Option<f64>) -> Layer
         randomized: None,
         eigenvalues: e,
         timings: LayerTimings::default(),
+        adapter: None,
     }
 }
 

@@ -61,6 +61,16 @@ const RAND: [&str; 5] = [
     "rand_num_spikes",
 ];
 
+/// Columns of a LoRA adapter's rows (`lora_merged` is 1 for a merged `W0 + dW` row).
+const ADAPTER: [&str; 6] = [
+    "lora_rank",
+    "lora_alpha",
+    "lora_scale",
+    "lora_merged",
+    "effective_rank",
+    "new_directions",
+];
+
 /// Renders the result as CSV (RFC 4180 quoting; floats in shortest round-trip form).
 /// Optional column groups appear only when some row has them.
 pub fn to_csv(result: &AnalysisResult) -> String {
@@ -70,6 +80,7 @@ pub fn to_csv(result: &AnalysisResult) -> String {
         .any(|l| l.fit.is_some_and(|f| f.raw_alpha.is_some()));
     let mp = result.layers.iter().any(|l| l.mp.is_some());
     let rand = result.layers.iter().any(|l| l.randomized.is_some());
+    let adapter = result.layers.iter().any(|l| l.adapter.is_some());
     let mut header: Vec<&str> = BASE.to_vec();
     if fingers {
         header.extend(FINGERS);
@@ -80,13 +91,16 @@ pub fn to_csv(result: &AnalysisResult) -> String {
     if rand {
         header.extend(RAND);
     }
+    if adapter {
+        header.extend(ADAPTER);
+    }
     let mut out = header.join(",");
     out.push('\n');
 
     // Analysed rows and skipped tensors interleaved in layer_id order.
     let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
     for l in &result.layers {
-        rows.push((l.layer_id, layer_cells(l, fingers, mp, rand)));
+        rows.push((l.layer_id, layer_cells(l, [fingers, mp, rand, adapter])));
     }
     for s in &result.skipped {
         let mut cells = vec![String::new(); header.len()];
@@ -104,7 +118,10 @@ pub fn to_csv(result: &AnalysisResult) -> String {
     out
 }
 
-fn layer_cells(l: &LayerResult, fingers: bool, mp: bool, rand: bool) -> Vec<String> {
+/// The cells of one row; `groups` says which optional column groups are present (fingers,
+/// MP, randomized, adapter).
+fn layer_cells(l: &LayerResult, groups: [bool; 4]) -> Vec<String> {
+    let [fingers, mp, rand, adapter] = groups;
     let f = num;
     let mut c = vec![
         l.layer_id.to_string(),
@@ -182,6 +199,22 @@ fn layer_cells(l: &LayerResult, fingers: bool, mp: bool, rand: bool) -> Vec<Stri
                 r.rand_num_spikes.to_string(),
             ]),
             None => c.extend(std::iter::repeat_n(String::new(), 5)),
+        }
+    }
+    if adapter {
+        match &l.adapter {
+            Some(a) => c.extend([
+                a.rank.to_string(),
+                f(a.lora_alpha),
+                f(a.scale),
+                u8::from(a.merged).to_string(),
+                f(a.effective_rank),
+                a.new_directions
+                    .as_ref()
+                    .map(|n| n.count.to_string())
+                    .unwrap_or_default(),
+            ]),
+            None => c.extend(std::iter::repeat_n(String::new(), ADAPTER.len())),
         }
     }
     c

@@ -22,8 +22,12 @@ pub fn warning_class(l: &LayerResult) -> &'static str {
 }
 
 /// The status text: the warning ("over-trained", "under-trained"), "low confidence (N
-/// eigenvalues)", or the status (`success`, `failed`, `error`).
+/// eigenvalues)", "no fit" (a row analysed without a power-law fit, e.g. a LoRA update with
+/// fewer than `min_evals` eigenvalues), or the status (`success`, `failed`, `error`).
 pub fn status_text(l: &LayerResult) -> String {
+    if l.status == LayerStatus::Success && l.fit.is_none() && l.metrics.is_some() {
+        return "no fit".into();
+    }
     match warning_class(l) {
         "low" => format!("low confidence ({} eigenvalues)", l.num_evals),
         "over" | "under" => l

@@ -107,6 +107,7 @@ pub fn layer(layer_id: usize, opts: &SyntheticLayer) -> LayerResult {
         randomized,
         eigenvalues: evals,
         timings: LayerTimings::default(),
+        adapter: None,
     }
 }
 

@@ -6,7 +6,7 @@ use std::fmt::Write;
 
 use super::num::fmt_num;
 use super::status::{status_text, warning_class};
-use crate::result::{AnalysisResult, LayerResult, LayerStatus, SkippedTensor};
+use crate::result::{AnalysisResult, LayerResult, LayerStatus, LayerType, SkippedTensor};
 
 /// Widest layer name shown before it is shortened at the front (the end of a name, with the
 /// layer number, is what tells rows apart).
@@ -126,6 +126,21 @@ pub fn render_with(result: &AnalysisResult, opts: &TableOptions) -> String {
         let _ = writeln!(out, "{painted}");
     }
 
+    if let Some(l) = result
+        .layers
+        .iter()
+        .find(|l| l.layer_type == LayerType::Lora)
+    {
+        let _ = writeln!(
+            out,
+            "\ntype lora: the update dW = s B A of a LoRA module{}, from its nonzero singular \
+             values; 'no fit': fewer than min_evals eigenvalues, so no power-law fit",
+            l.adapter
+                .as_ref()
+                .map(|a| format!(" (e.g. r = {}, s = {})", a.rank, a.scale))
+                .unwrap_or_default()
+        );
+    }
     if !result.skipped.is_empty() && opts.show_skipped {
         let _ = writeln!(out, "\n{} tensors skipped:", result.skipped.len());
         let w = result

@@ -8,11 +8,15 @@
 #[cfg(feature = "faer")]
 mod faer;
 mod gram;
+mod lowrank;
 pub mod openblas;
+mod vectors;
 
 #[cfg(feature = "faer")]
 pub use faer::Faer;
 pub use gram::gram_upper;
+pub use lowrank::{low_rank_singular_values, singular_values};
+pub use vectors::{LeftVectors, top_left_singular_vectors};
 
 use crate::error::{Error, Result};
 use crate::matrices::MatrixRef;

@@ -1,5 +1,7 @@
 //! `htdiag analyze [PATH]`: per-layer spectral diagnostics of a checkpoint.
 
+mod adapter;
+
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -30,7 +32,9 @@ const EXAMPLES: &str = "Examples:
   htdiag analyze model.safetensors --csv - -q | column -s, -t    (CSV on stdout)
   htdiag analyze llama/ --max-n 200000 --layers 'mlp|self_attn' --threads 8
   htdiag analyze resnet.safetensors --per-slice --mp-fit --randomize --seed 7
-  htdiag analyze llama/ --out run/ --resume --json llama.json  (resumable)";
+  htdiag analyze llama/ --out run/ --resume --json llama.json  (resumable)
+  htdiag analyze lora-adapter/ --csv lora.csv               (PEFT LoRA: one row per module)
+  htdiag analyze lora-adapter/ --base llama/ --base-json w0.json --merged-json merged.json";
 
 /// The demo checkpoint shipped with htdiag (an MLP trained on MNIST; see assets/README.md).
 const DEMO: &[u8] = include_bytes!("../../../assets/mnist-mlp.safetensors");
@@ -41,11 +45,41 @@ const DEMO: &[u8] = include_bytes!("../../../assets/mnist-mlp.safetensors");
 /// PATH is a .safetensors file, a folder with model.safetensors.index.json (shards), or a
 /// folder of .safetensors files. Without PATH, the demo checkpoint shipped with htdiag (an MLP
 /// trained on MNIST) is analysed.
+///
+/// A PEFT LoRA adapter (a folder with adapter_config.json and adapter_model.safetensors or
+/// .bin, or that file itself) gives one row per adapted module, type 'lora': the update
+/// dW = s B A (s = lora_alpha/r, or /sqrt(r) with rsLoRA) from its r nonzero singular
+/// values, without forming B A; the power-law fit only with at least --min-evals of them.
+/// With --base, the merged W0 + dW is analysed and compared with W0.
 #[derive(clap::Args)]
 #[command(verbatim_doc_comment, after_help = after_help())]
 pub struct Args {
-    /// Checkpoint file or folder (default: the shipped demo checkpoint).
+    /// Checkpoint file or folder, or a PEFT LoRA adapter (a folder with adapter_config.json, or
+    /// its adapter_model.safetensors/.bin; one row per adapted module) (default: the shipped
+    /// demo checkpoint).
     pub path: Option<PathBuf>,
+    /// With a LoRA adapter: the base checkpoint it was trained from. Every weight an update
+    /// changes is analysed as W0 and as W0 + dW, compared (per-layer deltas), and the top-r
+    /// left singular directions of W0 + dW that are new (|cosine| < 0.5 with all of W0's)
+    /// are counted.
+    #[arg(long, value_name = "CHECKPOINT", help_heading = "LoRA adapters")]
+    pub base: Option<PathBuf>,
+    /// With --base: write the analysis of the base weights W0 as JSON (for `htdiag compare`).
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "base",
+        help_heading = "LoRA adapters"
+    )]
+    pub base_json: Option<PathBuf>,
+    /// With --base: write the analysis of the merged weights W0 + dW as JSON.
+    #[arg(
+        long,
+        value_name = "FILE",
+        requires = "base",
+        help_heading = "LoRA adapters"
+    )]
+    pub merged_json: Option<PathBuf>,
     /// In a nested PyTorch checkpoint (Lightning .ckpt, {"model": ...}), the dict key holding
     /// the tensors ('/' separates nested keys); chosen automatically when omitted.
     #[arg(long, value_name = "KEY")]
@@ -328,6 +362,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &[("--png-dir", args.png_dir.as_deref())],
     )?;
     let (path, _demo_dir) = resolve(args.path.as_deref())?;
+    if let Some((config, weights)) = htdiag::checkpoint::peft::find(&path)? {
+        return adapter::run(&args, &opts, &config, &weights);
+    }
+    if args.base.is_some() {
+        return Err(Usage(format!(
+            "--base is for LoRA adapters, and {} is not one (no adapter_config.json)",
+            path.display()
+        ))
+        .into());
+    }
     let ckpt = crate::hints::open_checkpoint(&path, args.key.as_deref(), args.quiet)?;
     check_filter(&ckpt, &args)?;
     let progress = Progress::new(args.quiet);

@@ -70,14 +70,14 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         },
     );
     let text = to_text_top(&c, args.top);
-    let to_stdout = [&args.json, &args.csv, &args.report]
-        .iter()
-        .any(|p| p.as_deref().is_some_and(output::is_stdout));
-    if to_stdout {
-        eprint!("{text}");
-    } else {
-        print!("{text}");
-    }
+    output::show(
+        &text,
+        &[
+            args.json.as_deref(),
+            args.csv.as_deref(),
+            args.report.as_deref(),
+        ],
+    );
     let mut written = Written::default();
     if let Some(p) = &args.json {
         output::emit(p, to_json(&c).as_bytes()).context("writing the comparison JSON")?;

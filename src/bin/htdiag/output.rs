@@ -102,6 +102,16 @@ pub fn emit(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Prints a command's text on standard output, or on stderr when one of `outputs` is `-`
+/// (standard output then carries that file).
+pub fn show(text: &str, outputs: &[Option<&Path>]) {
+    if outputs.iter().any(|p| p.is_some_and(is_stdout)) {
+        eprint!("{text}");
+    } else {
+        print!("{text}");
+    }
+}
+
 /// The files a command wrote, announced once at the end (`wrote r.json, r.csv`).
 #[derive(Default)]
 pub struct Written(Vec<String>);
