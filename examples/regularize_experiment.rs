@@ -6,13 +6,16 @@
 //!
 //! ```text
 //! cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]
-//!     [MODEL] [ONLY] [--sweep N]
+//!     [MODEL] [ONLY] [--sweep N] [--max-lag K]
 //! ```
 //!
 //! Defaults: /work/shared/data/mnist10k.safetensors, 15 epochs, 3 seeds, spectrum refresh
 //! `auto` (or a step count; 1 = exact gradient at every step), MODEL `mlp` (784-300-100-10)
 //! or `lenet5` (penalty on every weight, convolutions in WeightWatcher's slice view). ONLY:
 //! comma-separated words, runs only the regularizations whose name contains one of them.
+//!
+//! `--max-lag K` bounds how many steps a spectrum may lag behind the weights (the trainer's
+//! default: 0 with a numeric EVERY, the interval with `auto`).
 //!
 //! `--sweep N` chooses each regularization's coefficient first: N epochs, seed 0, training on
 //! rows 0-6999 and scoring on rows 7000-7999 (never the test rows), over the grid listed in
@@ -98,15 +101,19 @@ struct Settings {
     lenet: bool,
     only: Vec<String>,
     sweep: usize,
+    max_lag: Option<usize>,
 }
 
 fn settings() -> Result<Settings, Boxed> {
     let mut pos = Vec::new();
     let mut sweep = 0;
+    let mut max_lag = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--sweep" {
             sweep = args.next().ok_or("--sweep needs an epoch count")?.parse()?;
+        } else if a == "--max-lag" {
+            max_lag = Some(args.next().ok_or("--max-lag needs a step count")?.parse()?);
         } else {
             pos.push(a);
         }
@@ -120,6 +127,7 @@ fn settings() -> Result<Settings, Boxed> {
         lenet: get(4).is_some_and(|m| m == "lenet5"),
         only: get(5).map_or(Vec::new(), |s| s.split(',').map(String::from).collect()),
         sweep,
+        max_lag,
     })
 }
 
@@ -139,6 +147,7 @@ impl Settings {
             weight_decay: wd,
             refresh: RefreshPolicy {
                 every: self.every,
+                max_lag: self.max_lag,
                 ..RefreshPolicy::default()
             },
             ..TrainConfig::default()
