@@ -115,8 +115,13 @@ impl From<usize> for RefreshPolicy {
 
 /// Share of the training thread's step time that automatic refreshes may cost.
 pub const AUTO_SHARE: f64 = 0.2;
-/// Upper bound of the automatic interval (steps).
-pub const AUTO_MAX_INTERVAL: usize = 256;
+/// Upper bound of the automatic interval (steps), which is also its default lag bound. A
+/// spectrum must not go stale for long: stable rank's gradient grows `W` along the recorded
+/// top direction by `2 ||W||_F^2 / lambda_max^2`, which only the next refresh corrects. With a
+/// bound of 256 the 784-300-100-10 MLP (mu 1e-3, lr 0.05) ended at 19-95 % test accuracy
+/// against 96.6 % with the exact gradient at every step; with 32 (fixed interval and lag 32)
+/// it ended at 96.45 % (README, "Same results as the exact-every-step penalty?").
+pub const AUTO_MAX_INTERVAL: usize = 32;
 /// Weight of a new measurement in the running step and refresh times.
 const EMA_WEIGHT: f64 = 0.2;
 
