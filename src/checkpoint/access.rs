@@ -40,14 +40,20 @@ pub(crate) fn materialize<'a>(
         } => Ok(Cow::Owned(gather(raw, shape, strides, *elem, *swap))),
         Access::Dequantize(t) => {
             let numel: usize = shape.iter().product();
-            let vals = t.dequantize(raw, numel)?;
-            if cfg!(target_endian = "little") {
-                // Native order is little-endian: one copy of the f32 bytes.
-                return Ok(Cow::Owned(bytemuck::cast_slice(&vals).to_vec()));
+            let mut bytes = vec![0u8; numel * 4];
+            // Straight into the byte buffer when the allocator aligned it for f32 (and the
+            // machine is little-endian): no second copy of a dequantized layer.
+            if cfg!(target_endian = "little")
+                && let Ok(out) = bytemuck::try_cast_slice_mut::<u8, f32>(&mut bytes)
+            {
+                t.dequantize_into(raw, out)?;
+                return Ok(Cow::Owned(bytes));
             }
-            Ok(Cow::Owned(
-                vals.iter().flat_map(|v| v.to_le_bytes()).collect(),
-            ))
+            let vals = t.dequantize(raw, numel)?;
+            for (b, v) in bytes.chunks_exact_mut(4).zip(&vals) {
+                b.copy_from_slice(&v.to_le_bytes());
+            }
+            Ok(Cow::Owned(bytes))
         }
     }
 }

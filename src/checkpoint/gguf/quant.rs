@@ -83,6 +83,15 @@ impl GgmlType {
     /// Dequantizes `numel` elements of a quantized type from `raw` (exactly
     /// `numel / block * bytes` bytes). Plain float types are read directly, not here.
     pub fn dequantize(self, raw: &[u8], numel: usize) -> Result<Vec<f32>, String> {
+        let mut out = vec![0f32; numel];
+        self.dequantize_into(raw, &mut out)?;
+        Ok(out)
+    }
+
+    /// [`GgmlType::dequantize`] into `out` (its length is the element count), so a caller can
+    /// dequantize straight into the buffer it hands on.
+    pub fn dequantize_into(self, raw: &[u8], out: &mut [f32]) -> Result<(), String> {
+        let numel = out.len();
         let (qk, size) = self.block().ok_or_else(|| self.name())?;
         if !numel.is_multiple_of(qk) || raw.len() != numel / qk * size {
             return Err(format!(
@@ -106,11 +115,10 @@ impl GgmlType {
             14 => q6_k,
             _ => return Err(format!("{} is not dequantized by htdiag", self.name())),
         };
-        let mut out = vec![0f32; numel];
         for (b, y) in raw.chunks_exact(size).zip(out.chunks_exact_mut(qk)) {
             block_fn(b, y);
         }
-        Ok(out)
+        Ok(())
     }
 }
 
@@ -170,8 +178,8 @@ fn q5_1(b: &[u8], y: &mut [f32]) {
 /// `block_q8_0 { half d; i8 qs[32]; }`: y = q d.
 fn q8_0(b: &[u8], y: &mut [f32]) {
     let d = h(b, 0);
-    for j in 0..32 {
-        y[j] = (b[2 + j] as i8) as f32 * d;
+    for (y, &q) in y[..32].iter_mut().zip(&b[2..34]) {
+        *y = (q as i8) as f32 * d;
     }
 }
 
