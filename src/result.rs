@@ -312,7 +312,8 @@ pub struct AdapterInfo {
     pub scale: f64,
     /// Whether the row is the merged weight `W0 + dW` (else it is the update `dW`).
     pub merged: bool,
-    /// Effective rank `exp(H)` of the row's eigenvalues (`metrics::effective_rank`).
+    /// Effective rank `exp(H(p))`, `p_i = lambda_i / sum lambda` over the row's positive
+    /// eigenvalues (Roy & Vetterli, EUSIPCO 2007).
     #[serde(deserialize_with = "nan_if_null")]
     pub effective_rank: f64,
     /// With a base: how many of the merged weight's top singular directions are new.
@@ -400,7 +401,7 @@ pub struct Summary {
     /// Rows with warning "under-trained", low-confidence rows left out.
     pub under_trained: usize,
     /// Rows whose fit rests on too few eigenvalues to read alpha (fewer than 20, or a
-    /// depthwise convolution; [`crate::metrics::low_confidence`]).
+    /// depthwise convolution), as the metrics stage decides.
     #[serde(default)]
     pub low_confidence: usize,
 }
