@@ -90,7 +90,7 @@ struct State {
 
 impl GpuBackend {
     /// Uploads the network and the data sets, compiles the kernels and creates every buffer,
-    /// dispatch and bind group (`seed`: dropout masks).
+    /// dispatch and bind group (`seed`: dropout masks and augmentation).
     pub fn new(
         ctx: GpuContext,
         net: &Net,

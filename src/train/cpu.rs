@@ -118,7 +118,7 @@ impl CpuBackend {
     }
 
     /// Takes the network's parameters; `max_batch` bounds the batch size of steps and
-    /// evaluation chunks; `seed` seeds dropout masks.
+    /// evaluation chunks; `seed` seeds dropout masks and augmentation.
     pub fn from_net(
         net: &Net,
         train: Dataset,

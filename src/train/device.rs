@@ -44,7 +44,8 @@ impl std::str::FromStr for DeviceChoice {
 /// the implementation for [`DeviceChoice`] lives in the `gpu` module (`open.rs`) (it needs both the wgpu
 /// backend and [`CpuBackend`]), so the module dependency stays one-way, gpu -> train.
 pub trait OpenBackend {
-    /// Builds the backend holding network `net` and the data sets (`seed`: dropout masks).
+    /// Builds the backend holding network `net` and the data sets (`seed`: dropout masks and
+    /// augmentation).
     fn open(
         &self,
         net: &Net,
@@ -68,7 +69,8 @@ pub fn open_backend(
     choice.open(&Net::from_mlp(model), train, test, opt, max_batch, 0)
 }
 
-/// Builds the backend for `choice` holding network `net` (`seed`: dropout masks).
+/// Builds the backend for `choice` holding network `net` (`seed`: dropout masks and
+/// augmentation).
 pub fn open_net_backend(
     choice: DeviceChoice,
     net: &Net,
