@@ -1,7 +1,7 @@
 //! What a heavy-tailed penalty costs a training step (issue 12), in one process run:
 //!
 //! 1. the penalised / plain step-time ratio (median over the steps) of every penalty on the
-//!    784-300-100-10 MLP, mnist10k rows 0-7999, batch 64, SGD momentum 0.9, lr 0.05, one
+//!    784-300-100-10 MLP (or LeNet-5), mnist10k rows 0-7999, batch 64, SGD momentum 0.9, lr 0.05, one
 //!    epoch per run, with the default refresh policy (`--spectrum-every auto`) or a fixed one;
 //! 2. with `--solvers`, the refresh's own cost per layer shape: full `dsyevd` (eigenvalues and
 //!    vectors) against the partial `dsyevr` for the top half of the spectrum (what weighted
@@ -9,14 +9,18 @@
 //!    spectral norm, Frechet), with the largest eigenvalue error of each route.
 //!
 //! `cargo run --release --example bench_penalties -- [--device cpu|lavapipe] [--every auto|N]
-//!  [--epochs E] [--samples N] [--data FILE] [--solvers] [--only a,b] [--hold] [--threads T]`
+//!  [--epochs E] [--samples N] [--data FILE] [--solvers] [--only a,b] [--hold] [--threads T]
+//!  [--model mlp|lenet5]`
 //!  (`--samples`: the first N training rows only, for slow devices such as lavapipe;
 //!  `--only`: penalties whose name contains one of the words; `--hold`: the backend holds the
 //!  penalty product between refreshes; `--threads`: OpenBLAS threads, default 1).
 //!
 //! Besides wall time it prints the ratio of the training thread's CPU time (whole run, from
 //! `/proc/thread-self/stat`; with one OpenBLAS thread every product runs on it), which leaves
-//! out the time spent waiting for a core on a shared machine.
+//! out the time spent waiting for a core on a shared machine, and of the whole process (every
+//! thread: the refresh worker and the thread that forms full-rank penalty products beside the
+//! passes). Under `taskset -c 0` (one core) the products stay on the training thread.
+//! `--model lenet5`: LeNet-5 (penalty on every weight, convolutions in the slice view).
 
 use std::path::PathBuf;
 use std::time::Instant;
@@ -28,6 +32,7 @@ use htdiag::regularize::{
     StableRankParams, WeightedAlphaParams,
 };
 use htdiag::train::experiment::run_one;
+use htdiag::train::net::Arch;
 use htdiag::train::{Dataset, DeviceChoice, Mlp, Net, RefreshPolicy, SpectrumEvery, TrainConfig};
 
 fn penalties() -> Vec<Regularizer> {
@@ -56,6 +61,7 @@ struct Opts {
     only: Vec<String>,
     hold: bool,
     threads: usize,
+    lenet: bool,
 }
 
 fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
@@ -69,6 +75,7 @@ fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
         only: Vec::new(),
         hold: false,
         threads: 1,
+        lenet: false,
     };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
@@ -86,6 +93,13 @@ fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
             "--solvers" => o.solvers = true,
             "--hold" => o.hold = true,
             "--threads" => o.threads = val()?.parse()?,
+            "--model" => {
+                o.lenet = match val()?.as_str() {
+                    "mlp" => false,
+                    "lenet5" => true,
+                    m => return Err(format!("--model {m}: mlp or lenet5").into()),
+                }
+            }
             "--samples" => o.samples = Some(val()?.parse()?),
             "--only" => o.only = val()?.split(',').map(String::from).collect(),
             other => return Err(format!("unknown argument {other}").into()),
@@ -97,7 +111,18 @@ fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
 /// CPU seconds of the calling thread so far (utime + stime of `/proc/thread-self/stat`, in
 /// clock ticks of 10 ms).
 fn thread_cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/thread-self/stat").unwrap_or_default();
+    cpu_seconds("/proc/thread-self/stat")
+}
+
+/// CPU seconds of the whole process so far, every thread (refresh worker, penalty-product
+/// thread) included.
+fn process_cpu() -> f64 {
+    cpu_seconds("/proc/self/stat")
+}
+
+/// utime + stime of a `stat` file, in seconds (clock ticks of 10 ms).
+fn cpu_seconds(path: &str) -> f64 {
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which may hold spaces) start at state (field 3).
     let rest = stat.rsplit_once(')').map_or("", |r| r.1);
     let f: Vec<f64> = rest
@@ -117,7 +142,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     if let Some(n) = o.samples {
         tr = tr.head(n);
     }
-    let model = Net::from_mlp(&Mlp::init(&[784, 300, 100, 10], 0)?);
+    let model = match o.lenet {
+        true => Arch::LeNet5.fresh([1, 28, 28], 10, 0)?,
+        false => Net::from_mlp(&Mlp::init(&[784, 300, 100, 10], 0)?),
+    };
     let cfg = TrainConfig {
         epochs: o.epochs,
         refresh: RefreshPolicy {
@@ -127,7 +155,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         ..TrainConfig::default()
     };
-    let c0 = thread_cpu();
+    let (c0, p0) = (thread_cpu(), process_cpu());
     let plain = run_one(
         "plain",
         o.device,
@@ -140,7 +168,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut |_| {},
     )?
     .1;
-    let base_cpu = thread_cpu() - c0;
+    let (base_cpu, base_proc) = (thread_cpu() - c0, process_cpu() - p0);
     let base = plain.history.median_step_seconds;
     println!(
         "{} samples, {} epoch(s), device {}, --spectrum-every {}",
@@ -150,17 +178,20 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         o.every
     );
     println!(
-        "plain: median step {:.2} ms, training thread {base_cpu:.2} CPU s (hold: {})",
+        "plain: median step {:.2} ms, training thread {base_cpu:.2} CPU s, process \
+         {base_proc:.2} CPU s (hold: {}, cores: {})",
         1e3 * base,
-        o.hold
+        o.hold,
+        std::thread::available_parallelism().map_or(1, |c| c.get())
     );
     println!(
-        "{:<16} {:>9} {:>7} {:>7} {:>7} {:>9} {:>7} {:>10} {:>22}",
+        "{:<16} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7} {:>10} {:>22}",
         "penalty",
         "median ms",
         "ratio",
         "mean",
         "cpu",
+        "proc cpu",
         "refreshes",
         "max lag",
         "intervals",
@@ -175,7 +206,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         {
             continue;
         }
-        let c0 = thread_cpu();
+        let (c0, p0) = (thread_cpu(), process_cpu());
         let run = run_one(
             "penalised",
             o.device,
@@ -188,7 +219,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &mut |_| {},
         )?
         .1;
-        let cpu = thread_cpu() - c0;
+        let (cpu, proc) = (thread_cpu() - c0, process_cpu() - p0);
         let h = &run.history;
         let f = h.refresh.clone().unwrap_or_default();
         let layers: Vec<String> = f
@@ -198,12 +229,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         let ks: Vec<usize> = f.intervals.iter().map(|s| s.interval).collect();
         println!(
-            "{:<16} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>9} {:>7} {:>10} {:>22}",
+            "{:<16} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>8.2}x {:>9} {:>7} {:>10} {:>22}",
             reg.penalty.name(),
             1e3 * h.median_step_seconds,
             h.median_step_seconds / base,
             h.seconds_per_step / plain.history.seconds_per_step,
             cpu / base_cpu,
+            proc / base_proc,
             f.refreshes,
             f.max_lag,
             format!(

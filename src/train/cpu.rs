@@ -7,6 +7,7 @@ use super::backend::{
     Backend, Eval, GramSide, Optimizer, PenaltySpectrum, SlicePenalty, Split, StepParams,
 };
 use super::cpu_ops::CpuNet;
+use super::cpu_penalty::{CpuPenalties, view_rows};
 use super::data::Dataset;
 use super::model::Mlp;
 use super::net::{Net, WeightView};
@@ -87,19 +88,14 @@ pub fn adam_corrections(beta1: f32, beta2: f32, t: u64) -> (f32, f32) {
 }
 
 /// A penalty matrix assembled at a refresh: `M = V diag(g) V^T` with its spectrum.
-type Assembled = (PenaltySpectrum, Vec<f32>);
-
 /// CPU reference backend: any [`Net`] through [`CpuNet`].
 pub struct CpuBackend {
     net: CpuNet,
-    /// Parameter index and `(rows, cols)` of every penalised weight.
-    penalised: Vec<(usize, WeightView)>,
+    /// Penalty terms of the penalised weights.
+    pen: CpuPenalties,
     opt: Optimizer,
     train: Dataset,
     test: Option<Dataset>,
-    dense: Vec<Option<Assembly>>,
-    slices: Vec<Vec<((usize, usize), Assembled)>>,
-    scratch: Vec<f32>,
     stats: Vec<(f32, u32)>,
     /// Run seed: dropout masks and the training set's augmentation.
     seed: u64,
@@ -135,11 +131,8 @@ impl CpuBackend {
             .map(|p| (p.param, p.view))
             .collect();
         Ok(CpuBackend {
-            dense: vec![None; penalised.len()],
-            slices: vec![Vec::new(); penalised.len()],
-            penalised,
+            pen: CpuPenalties::new(penalised),
             net: cpu,
-            scratch: Vec::new(),
             stats: Vec::new(),
             opt,
             train,
@@ -203,75 +196,37 @@ impl CpuBackend {
             Split::Test => &self.test.as_ref().expect("checked").y,
         }
     }
-
-    /// Adds every set penalty's gradient to its weight's gradient.
-    fn add_penalties(&mut self) -> Result<()> {
-        for (k, &(p, view)) in self.penalised.iter().enumerate() {
-            let ps = &mut self.net.params[p];
-            if let Some(a) = &mut self.dense[k] {
-                let rows = view_rows(view);
-                let cols = ps.w.len() / rows;
-                a.add_gradient(&ps.w, rows, cols, &mut ps.grad)?;
-            }
-            if let WeightView::ConvSlices { out, inp, kh, kw } = view {
-                for (ij, (sp, m)) in &self.slices[k] {
-                    let shape = [out, inp, kh, kw];
-                    add_slice_penalty(&ps.w, &mut ps.grad, shape, *ij, sp, m, &mut self.scratch);
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn penalised(&self, weight: usize) -> Result<(usize, WeightView)> {
-        self.penalised.get(weight).copied().ok_or_else(|| {
-            Error::InvalidArgument(format!(
-                "no penalised weight {weight} (the network has {})",
-                self.penalised.len()
-            ))
-        })
-    }
 }
 
-/// Rows of a weight's matrix view (output features or channels).
-fn view_rows(view: WeightView) -> usize {
-    match view {
-        WeightView::Dense { out, .. }
-        | WeightView::ConvSlices { out, .. }
-        | WeightView::ConvFlatten { out, .. } => out,
+/// The train-mode forward and backward passes of one batch (augmented as epoch `p.epoch`
+/// sees it): parameter gradients of the mean cross-entropy; returns the batch's mean loss and
+/// number of correct predictions (the loss summed in row order in f32).
+fn forward_backward(
+    net: &mut CpuNet,
+    train: &Dataset,
+    seed: u64,
+    batch: &[u32],
+    p: &StepParams,
+) -> Result<(f32, u32)> {
+    let b = batch.len();
+    let d = net.input_len();
+    train.gather_into(batch, seed, p.epoch, &mut net.input_mut()[..b * d]);
+    net.set_step(p.t);
+    net.forward(b, true)?;
+    let classes = net.classes();
+    let z = net.output(b).to_vec();
+    let mut dz = vec![0.0f32; b * classes];
+    let (mut loss_sum, mut correct) = (0.0f32, 0u32);
+    for (r, &i) in batch.iter().enumerate() {
+        let y = train.y[i as usize] as usize;
+        let rows = r * classes..(r + 1) * classes;
+        let (loss, arg) = softmax_xent_row(&z[rows.clone()], y, 1.0 / b as f32, &mut dz[rows]);
+        loss_sum += loss;
+        correct += (arg == y) as u32;
     }
-}
-
-/// `dW[:, :, i, j] += c W_ij M` (right side, `M` is `in x in`) or `c M W_ij` (left, `out x
-/// out`) for the slice `W_ij = W[:, :, i, j]` of a `[out, in, kh, kw]` weight.
-pub fn add_slice_penalty(
-    w: &[f32],
-    grad: &mut [f32],
-    shape: [usize; 4],
-    (i, j): (usize, usize),
-    sp: &PenaltySpectrum,
-    m: &[f32],
-    scratch: &mut Vec<f32>,
-) {
-    let [out, inp, kh, kw] = shape;
-    let at = |o: usize, c: usize| ((o * inp + c) * kh + i) * kw + j;
-    scratch.clear();
-    scratch.resize(2 * out * inp, 0.0);
-    let (wij, g) = scratch.split_at_mut(out * inp);
-    for o in 0..out {
-        for c in 0..inp {
-            wij[o * inp + c] = w[at(o, c)];
-        }
-    }
-    match sp.side {
-        GramSide::Right => gemm(false, false, out, inp, inp, sp.coef, wij, m, 0.0, g),
-        GramSide::Left => gemm(false, false, out, inp, out, sp.coef, m, wij, 0.0, g),
-    }
-    for o in 0..out {
-        for c in 0..inp {
-            grad[at(o, c)] += g[o * inp + c];
-        }
-    }
+    net.output_grad_mut(b).copy_from_slice(&dz);
+    net.backward(b)?;
+    Ok((loss_sum / b as f32, correct))
 }
 
 impl Backend for CpuBackend {
@@ -290,35 +245,24 @@ impl Backend for CpuBackend {
         if let Some(&bad) = batch.iter().find(|&&i| i as usize >= self.train.len()) {
             return Err(Error::InvalidArgument(format!("sample {bad} out of range")));
         }
-        // Training samples as this epoch sees them (augmented when the set says so).
-        let d = self.net.input_len();
-        self.train.gather_into(
-            batch,
-            self.seed,
-            p.epoch,
-            &mut self.net.input_mut()[..b * d],
-        );
-        self.net.set_step(p.t);
-        self.net.forward(b, true)?;
-        let classes = self.net.classes();
-        // Loss and logit gradient; the batch loss is summed in row order in f32.
-        let z = self.net.output(b).to_vec();
-        let mut dz = vec![0.0f32; b * classes];
-        let (mut loss_sum, mut correct) = (0.0f32, 0u32);
-        for (r, &i) in batch.iter().enumerate() {
-            let y = self.train.y[i as usize] as usize;
-            let rows = r * classes..(r + 1) * classes;
-            let (loss, arg) = softmax_xent_row(&z[rows.clone()], y, 1.0 / b as f32, &mut dz[rows]);
-            loss_sum += loss;
-            correct += (arg == y) as u32;
-        }
-        self.net.output_grad_mut(b).copy_from_slice(&dz);
+        // The penalty products that run beside the passes read the weights as they are now.
+        let offload = self.pen.begin(&self.net.params);
+        let (net, pen, train) = (&mut self.net, &mut self.pen, &self.train);
+        let stats = std::thread::scope(|s| -> Result<(f32, u32)> {
+            let worker = offload.then(|| s.spawn(|| pen.products()));
+            let stats = forward_backward(net, train, self.seed, batch, p);
+            if let Some(h) = worker {
+                h.join().map_err(|_| {
+                    Error::Numerical("the penalty product thread panicked".into())
+                })??;
+            }
+            stats
+        })?;
         if self.stats.len() <= slot {
             self.stats.resize(slot + 1, (0.0, 0));
         }
-        self.stats[slot] = (loss_sum / b as f32, correct);
-        self.net.backward(b)?;
-        self.add_penalties()?;
+        self.stats[slot] = stats;
+        self.pen.finish(&mut self.net.params, offload)?;
         for ps in &mut self.net.params {
             ps.update(self.opt, p);
         }
@@ -358,8 +302,8 @@ impl Backend for CpuBackend {
     }
 
     fn set_penalty(&mut self, weight: usize, spectrum: Option<&PenaltySpectrum>) -> Result<()> {
-        let (p, view) = self.penalised(weight)?;
-        self.dense[weight] = match spectrum {
+        let (p, view) = self.pen.penalised(weight)?;
+        let assembly = match spectrum {
             None => None,
             Some(ps) => {
                 let rows = view_rows(view);
@@ -377,11 +321,12 @@ impl Backend for CpuBackend {
                 Some(Assembly::new(ps)?)
             }
         };
+        self.pen.set_dense(weight, assembly);
         Ok(())
     }
 
     fn set_slice_penalties(&mut self, weight: usize, slices: &[SlicePenalty]) -> Result<()> {
-        let (p, view) = self.penalised(weight)?;
+        let (p, view) = self.pen.penalised(weight)?;
         let WeightView::ConvSlices { out, inp, kh, kw } = view else {
             if slices.is_empty() {
                 return Ok(());
@@ -409,9 +354,9 @@ impl Backend for CpuBackend {
                     s.slice, ps.n, ps.side, self.net.net.params[p].name
                 )));
             }
-            set.push((s.slice, (ps.clone(), assemble_m(ps, &mut self.scratch))));
+            set.push((s.slice, ps.clone()));
         }
-        self.slices[weight] = set;
+        self.pen.set_slices(weight, set);
         Ok(())
     }
 
@@ -420,7 +365,7 @@ impl Backend for CpuBackend {
     }
 
     fn read_weight(&mut self, weight: usize) -> Result<Vec<f32>> {
-        let (p, _) = self.penalised(weight)?;
+        let (p, _) = self.pen.penalised(weight)?;
         Ok(self.net.params[p].w.clone())
     }
 
@@ -435,76 +380,5 @@ impl Backend for CpuBackend {
             start += b;
         }
         Ok(out)
-    }
-}
-
-/// `M = V diag(g) V^T` in f32, the same two products as the GPU path (`gpu/penalty_scale.wgsl`
-/// then `gpu/matmul.wgsl`): first the columns of `V` are scaled by `g`, then one `gemm` with
-/// `V^T`.
-pub fn assemble_m(ps: &PenaltySpectrum, scratch: &mut Vec<f32>) -> Vec<f32> {
-    let n = ps.n;
-    scratch.clear();
-    scratch.extend(ps.vectors.iter().enumerate().map(|(i, &v)| v * ps.g[i % n]));
-    let mut m = vec![0.0f32; n * n];
-    gemm(false, true, n, n, n, 1.0, scratch, &ps.vectors, 0.0, &mut m);
-    m
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::train::cpu_ops::testing::rand_vec;
-
-    /// The slice penalty adds `c W_ij M` (right) / `c M W_ij` (left) to exactly the entries of
-    /// slice `(i, j)`, computed here in f64 from the definition.
-    #[test]
-    fn slice_penalty_touches_only_its_slice() {
-        let (out, inp, kh, kw) = (3, 4, 2, 3);
-        let w = rand_vec(out * inp * kh * kw, 1);
-        for (side, n) in [(GramSide::Right, inp), (GramSide::Left, out)] {
-            let m = rand_vec(n * n, 2);
-            let sp = PenaltySpectrum {
-                side,
-                n,
-                vectors: vec![0.0; n * n],
-                g: vec![0.0; n],
-                coef: 2.0,
-                hold: false,
-            };
-            let mut grad = vec![0.5f32; w.len()];
-            let mut scratch = Vec::new();
-            add_slice_penalty(
-                &w,
-                &mut grad,
-                [out, inp, kh, kw],
-                (1, 2),
-                &sp,
-                &m,
-                &mut scratch,
-            );
-            let at = |o: usize, c: usize, i: usize, j: usize| ((o * inp + c) * kh + i) * kw + j;
-            for o in 0..out {
-                for c in 0..inp {
-                    for i in 0..kh {
-                        for j in 0..kw {
-                            let want = if (i, j) == (1, 2) {
-                                let s: f64 = match side {
-                                    GramSide::Right => (0..inp)
-                                        .map(|k| w[at(o, k, 1, 2)] as f64 * m[k * inp + c] as f64)
-                                        .sum(),
-                                    GramSide::Left => (0..out)
-                                        .map(|k| m[o * out + k] as f64 * w[at(k, c, 1, 2)] as f64)
-                                        .sum(),
-                                };
-                                0.5 + 2.0 * s
-                            } else {
-                                0.5
-                            };
-                            assert!((grad[at(o, c, i, j)] as f64 - want).abs() < 1e-5);
-                        }
-                    }
-                }
-            }
-        }
     }
 }

@@ -10,6 +10,7 @@
 pub mod backend;
 pub mod cpu;
 pub mod cpu_ops;
+pub mod cpu_penalty;
 pub mod data;
 pub mod device;
 pub mod dropout;

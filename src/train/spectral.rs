@@ -232,6 +232,17 @@ impl Assembly {
         })
     }
 
+    /// Whether the per-step product is the full `n x n` matrix `M` (`n out inp`
+    /// multiply-adds) rather than a low-rank form.
+    pub fn is_full_rank(&self) -> bool {
+        matches!(self.route, Route::Full { .. })
+    }
+
+    /// Whether the product is formed once per hand-over and then held.
+    pub fn is_held(&self) -> bool {
+        self.hold
+    }
+
     /// `grad += coef W M` (right side) or `coef M W` (left side) for the *current* row-major
     /// `out x inp` weight `w` (with `hold`: for the weights of the first call).
     pub fn add_gradient(
