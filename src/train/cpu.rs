@@ -87,7 +87,6 @@ pub fn adam_corrections(beta1: f32, beta2: f32, t: u64) -> (f32, f32) {
     )
 }
 
-/// A penalty matrix assembled at a refresh: `M = V diag(g) V^T` with its spectrum.
 /// CPU reference backend: any [`Net`] through [`CpuNet`].
 pub struct CpuBackend {
     net: CpuNet,

@@ -18,6 +18,7 @@ use super::net::WeightView;
 use super::spectral::Assembly;
 use crate::error::{Error, Result};
 
+/// A slice's penalty matrix assembled at a refresh: `M = V diag(g) V^T` with its spectrum.
 type Assembled = (PenaltySpectrum, Vec<f32>);
 
 /// Every penalised weight's penalty state (see the module doc).
