@@ -207,3 +207,13 @@ def test_key_is_refused_for_tensors_given_in_memory_as_a_module():
     torch = pytest.importorskip("torch")
     with pytest.raises(htdiag.InvalidArgumentError, match="not nested"):
         analyse(torch.nn.Linear(4, 3), key="state_dict")
+
+
+def test_a_folder_of_separate_models_is_refused_as_by_the_cli(cli, tmp_path):
+    for f in [REPO / "assets" / "mnist-mlp.safetensors", REPO / "tests" / "data" / "synthetic-model.safetensors"]:
+        (tmp_path / f.name).write_bytes(f.read_bytes())
+    with pytest.raises(htdiag.CheckpointError, match="separate checkpoints") as e:
+        analyse(tmp_path)
+    assert e.value.path == str(tmp_path)
+    p = subprocess.run([str(cli), "analyze", str(tmp_path), "--quiet"], capture_output=True, text=True)
+    assert p.returncode != 0 and "separate checkpoints" in p.stderr
