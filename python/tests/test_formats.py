@@ -203,10 +203,16 @@ def test_a_peft_adapter_gives_one_row_per_module(cli, tmp_path, which):
     assert len(htdiag.inspect(path)) == 8
 
 
-def test_key_is_refused_for_tensors_given_in_memory_as_a_module():
-    torch = pytest.importorskip("torch")
+def test_key_is_refused_for_a_module():
+    """A module (anything with ``state_dict()``, as torch.nn.Module) has a flat state dict."""
+
+    class Module:
+        def state_dict(self):
+            return {"w": np.eye(12, dtype=np.float32)}
+
+    assert len(analyse(Module())) == 1
     with pytest.raises(htdiag.InvalidArgumentError, match="not nested"):
-        analyse(torch.nn.Linear(4, 3), key="state_dict")
+        analyse(Module(), key="state_dict")
 
 
 def test_a_folder_of_separate_models_is_refused_as_by_the_cli(cli, tmp_path):
