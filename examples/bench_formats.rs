@@ -6,22 +6,25 @@
 //! python3 scripts/make_format_fixtures.py --bench /tmp/fmtbench 2   # needs numpy + gguf
 //! cargo run --release --example bench_formats -- /tmp/fmtbench [--reps N] [--threads T]
 //! ```
-//! Each file is analysed `reps` times (default 3) after one warm-up (so every file is in the
-//! page cache); reported are the best wall time, the best process CPU time (user + system,
-//! from `/proc/self/stat`: on a machine shared with other jobs it leaves out the waiting for a
-//! core), and the sum over rows of the load time (reading, gathering and dequantizing the
-//! tensors) with its share of the per-row totals. Ratios (of CPU times): each PyTorch file
-//! against `model.safetensors`, each GGUF file against its `_reference.safetensors` (the same
-//! values in f32).
+//! Each pair (a file and its baseline) is analysed alternately, `reps` rounds (default 5) after
+//! one warm-up of each (so both are in the page cache), the order swapped every round (ABBA)
+//! so that a drift of the machine's load hits both sides alike. Per analysis it records the
+//! process CPU time (user + system, from `/proc/self/stat`: on a machine shared with other jobs
+//! it leaves out the waiting for a core), the minor page faults, and the result's own stage
+//! sums: load (reading, gathering and dequantizing the tensors) and the rest (Gram,
+//! eigensolver, fit, metrics). Reported are medians over the rounds, the median and range of the
+//! per-round CPU ratio file / baseline, and how the median excess splits into load and the
+//! rest. A first, control row analyses `model.safetensors` against itself: its ratio range is
+//! the spread of identical work on the machine at the time. Baselines: `model.safetensors` for the PyTorch files, each GGUF file's
+//! `_reference.safetensors` (the same values in f32, analysed to the same numbers).
 
 use htdiag::analyze::{AnalyzeOptions, Silent, analyze};
 use htdiag::checkpoint::Checkpoint;
 use std::path::Path;
-use std::time::Instant;
 
-/// User + system CPU seconds of this process so far (`/proc/self/stat` fields 14 and 15, in
-/// clock ticks of 1/100 s).
-fn cpu_seconds() -> f64 {
+/// `/proc/self/stat` fields after the command name: minor faults (index 7), user and system
+/// CPU clock ticks of 1/100 s (11, 12).
+fn proc_stat() -> (f64, f64) {
     let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
     let fields: Vec<&str> = stat
         .rsplit(')')
@@ -29,31 +32,64 @@ fn cpu_seconds() -> f64 {
         .unwrap_or("")
         .split_whitespace()
         .collect();
-    let tick = |i: usize| {
+    let field = |i: usize| {
         fields
             .get(i)
             .and_then(|f| f.parse::<f64>().ok())
             .unwrap_or(0.0)
     };
-    (tick(11) + tick(12)) / 100.0
+    ((field(11) + field(12)) / 100.0, field(7))
 }
 
-/// Best wall time, best CPU time, load-time sum and per-row total of `reps` analyses.
-fn time(path: &Path, opts: &AnalyzeOptions, reps: usize) -> (f64, f64, f64, f64) {
-    let ckpt = Checkpoint::open(path).unwrap_or_else(|e| panic!("{e}"));
-    let _ = analyze(&ckpt, opts, &Silent, None).expect("warm-up");
-    let mut best = (f64::INFINITY, f64::INFINITY, 0.0, 0.0);
-    for _ in 0..reps {
-        let (t, c) = (Instant::now(), cpu_seconds());
-        let r = analyze(&ckpt, opts, &Silent, None).expect("analysis");
-        let (wall, cpu) = (t.elapsed().as_secs_f64(), cpu_seconds() - c);
-        best.1 = best.1.min(cpu);
-        if wall < best.0 {
-            let rows = r.timings.load + r.timings.eigen + r.timings.fit + r.timings.rest;
-            best = (wall, best.1, r.timings.load, rows);
-        }
+/// One analysis: CPU seconds, minor faults, load seconds, other stages' seconds.
+#[derive(Clone, Copy)]
+struct Run {
+    cpu: f64,
+    faults: f64,
+    load: f64,
+    rest: f64,
+}
+
+fn run(ckpt: &Checkpoint, opts: &AnalyzeOptions) -> Run {
+    let (c0, f0) = proc_stat();
+    let r = analyze(ckpt, opts, &Silent, None).expect("analysis");
+    let (c1, f1) = proc_stat();
+    let t = &r.timings;
+    Run {
+        cpu: c1 - c0,
+        faults: f1 - f0,
+        load: t.load,
+        rest: t.eigen + t.fit + t.rest,
     }
-    best
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+/// `reps` interleaved rounds of `file` and `base` (ABBA order), after a warm-up of each.
+fn rounds(file: &Path, base: &Path, opts: &AnalyzeOptions, reps: usize) -> Vec<(Run, Run)> {
+    let open = |p: &Path| Checkpoint::open(p).unwrap_or_else(|e| panic!("{e}"));
+    let (a, b) = (open(file), open(base));
+    run(&a, opts);
+    run(&b, opts);
+    (0..reps)
+        .map(|i| {
+            if i % 2 == 0 {
+                let x = run(&a, opts);
+                (x, run(&b, opts))
+            } else {
+                let y = run(&b, opts);
+                (run(&a, opts), y)
+            }
+        })
+        .collect()
 }
 
 fn main() {
@@ -71,23 +107,48 @@ fn main() {
         threads: flag("--threads", 0),
         ..AnalyzeOptions::default()
     };
+    // The first pair is a control: the same file against itself shows the spread of
+    // identical work on this machine.
     let pairs = [
+        ("model.safetensors", "model.safetensors"),
         ("model_zip.bin", "model.safetensors"),
         ("model_legacy.bin", "model.safetensors"),
         ("model_q8_0.gguf", "model_q8_0_reference.safetensors"),
         ("model_q4_k.gguf", "model_q4_k_reference.safetensors"),
     ];
     println!(
-        "{:<18} {:>7} {:>7} {:>7} {:>6}   {:<34} {:>7} {:>7} {:>9}",
-        "file", "wall s", "cpu s", "load s", "load%", "baseline", "wall s", "cpu s", "cpu ratio"
+        "{:<18} {:>6} {:>6} {:>7}   {:<34} {:>6} {:>7}   {:>6} {:>13}   {:>6} {:>6}",
+        "file",
+        "cpu s",
+        "load s",
+        "faults",
+        "baseline",
+        "cpu s",
+        "faults",
+        "ratio",
+        "ratio range",
+        "load+",
+        "rest+"
     );
     for (file, base) in pairs {
-        let (w, c, load, rows) = time(&dir.join(file), &opts, reps);
-        let (bw, bc, _, _) = time(&dir.join(base), &opts, reps);
+        let r = rounds(&dir.join(file), &dir.join(base), &opts, reps);
+        let med = |f: &dyn Fn(&(Run, Run)) -> f64| median(r.iter().map(f).collect());
+        let ratios: Vec<f64> = r.iter().map(|(a, b)| a.cpu / b.cpu).collect();
+        let lo = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+        let hi = ratios.iter().copied().fold(0.0, f64::max);
+        let base_cpu = med(&|(_, b)| b.cpu);
         println!(
-            "{file:<18} {w:>7.2} {c:>7.2} {load:>7.2} {:>5.1}%   {base:<34} {bw:>7.2} {bc:>7.2} {:>9.3}",
-            100.0 * load / rows,
-            c / bc
+            "{file:<18} {:>6.2} {:>6.3} {:>7.0}   {base:<34} {:>6.2} {:>7.0}   {:>6.3} {:>6.3}-{:<6.3}   {:>5.1}% {:>5.1}%",
+            med(&|(a, _)| a.cpu),
+            med(&|(a, _)| a.load),
+            med(&|(a, _)| a.faults),
+            base_cpu,
+            med(&|(_, b)| b.faults),
+            median(ratios.clone()),
+            lo,
+            hi,
+            100.0 * med(&|(a, b)| a.load - b.load) / base_cpu,
+            100.0 * med(&|(a, b)| a.rest - b.rest) / base_cpu,
         );
     }
 }

@@ -6,6 +6,7 @@ Martin & Mahoney, JMLR 2021), computed by a Rust core with WeightWatcher 0.7.6's
     htdiag.summary(df)                            # WeightWatcher's get_summary() keys
     htdiag.report(df, "report.html")              # the HTML report of `htdiag analyze`
     htdiag.esd(df, "fc1.weight")                  # a layer's eigenvalues
+    htdiag.inspect("last.ckpt", key="state_dict") # the tensors, from the headers alone
 
 ``from htdiag.compat import WeightWatcher`` gives WeightWatcher's own interface.
 """
@@ -16,6 +17,7 @@ from . import _frame, _progress, _state
 from ._htdiag import Result, __version__
 from ._htdiag import analyze as _analyze
 from ._htdiag import compare as _compare
+from ._htdiag import inspect as _inspect
 from .errors import (
     CheckpointError,
     DataError,
@@ -28,6 +30,7 @@ from .errors import (
 
 __all__ = [
     "analyze",
+    "inspect",
     "summary",
     "report",
     "compare",
@@ -56,17 +59,18 @@ SUMMARY_KEYS = (
 
 
 class Rows(list):
-    """The rows as a list of dicts (when pandas is not installed); ``attrs`` holds
-    ``result`` and ``skipped`` as a DataFrame's would."""
+    """The rows as a list of dicts (when pandas is not installed), with the ``attrs`` a
+    DataFrame's would hold (``result``, ``skipped``, ``notes``)."""
 
-    def __init__(self, rows, result):
+    def __init__(self, rows, attrs):
         super().__init__(rows)
-        self.attrs = {"result": result, "skipped": result.skipped}
+        self.attrs = attrs
 
 
 def analyze(
     model,
     *,
+    key=None,
     mp_fit=False,
     randomize=False,
     seed=0,
@@ -90,7 +94,19 @@ def analyze(
     ``state_dict`` (a mapping of names to numpy arrays, PyTorch tensors, or anything with the
     buffer protocol / ``__array__`` / ``__dlpack__``; bf16 included), or a ``torch.nn.Module``.
     In-memory tensors are read in place (no copy when C-contiguous and little-endian) and must
-    not change while the analysis runs.
+    not change while the analysis runs. A PEFT LoRA adapter (a folder holding
+    ``adapter_config.json``, or its ``adapter_model.*`` file) gives one row per adapted module,
+    the spectrum of its update ``(lora_alpha / r) B A``, as ``htdiag analyze ADAPTER`` does.
+
+    ``key``: in a nested PyTorch checkpoint (a Lightning ``.ckpt``, ``{"model": ...,
+    "optimizer": ...}``), the dict holding the tensors, ``"/"`` between the keys of nested
+    dicts (``"state_dict"``, ``"model/ema"``); the command line's ``--key``. Without it the
+    tensor dict is found automatically (the top level when it holds tensors, else
+    ``state_dict``, ``model``, ..., else the entry with the most tensors) and
+    ``df.attrs["notes"]`` says which key was used. For a ``state_dict`` mapping given in memory
+    (e.g. ``torch.load("last.ckpt")``), ``key`` picks the nested mapping the same way. A key
+    that is not there raises :class:`CheckpointError` (a file) or
+    :class:`InvalidArgumentError` (a mapping) naming it and the keys there are.
 
     Options (same names and defaults as ``htdiag analyze --help``; the defaults reproduce
     WeightWatcher's ``analyze()``): ``mp_fit`` (Marchenko-Pastur bulk fit), ``randomize`` and
@@ -107,8 +123,9 @@ def analyze(
 
     Returns a pandas DataFrame with WeightWatcher's ``details`` columns and dtypes plus
     ``slice_id``, ``dtype`` and ``message``; ``df.attrs["skipped"]`` lists the tensors not
-    analysed and why, ``df.attrs["result"]`` is the full :class:`htdiag.Result`. Without
-    pandas, a list of dicts with the same ``attrs``.
+    analysed and why, ``df.attrs["result"]`` is the full :class:`htdiag.Result`,
+    ``df.attrs["notes"]`` what opening the file noted (the dict key used, GGUF
+    dequantization). Without pandas, a list of dicts with the same ``attrs``.
 
     Raises :class:`CheckpointError` for an unreadable checkpoint or tensor, and
     :class:`InvalidArgumentError` for bad options.
@@ -119,6 +136,7 @@ def analyze(
         _run(
             model,
             progress,
+            key,
             mp_fit=mp_fit,
             randomize=randomize,
             seed=seed,
@@ -137,28 +155,61 @@ def analyze(
     )
 
 
-def _run(model, progress, **opts):
+def _run(model, progress, key, **opts):
     """The :class:`Result` of analysing ``model`` with ``opts``."""
-    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
-        source = model
-    elif _state.is_state_dict(model):
-        source = ("<state_dict>", _state.describe(model))
-    else:
-        raise TypeError(
-            "htdiag.analyze: model must be a checkpoint path, a state_dict (mapping of names "
-            f"to tensors) or a torch module, not {type(model).__name__}"
-        )
+    source, key = _source(model, key, "analyze")
     callback, close = _progress.make(progress)
     try:
-        return _analyze(source, opts, callback)
+        return _analyze(source, opts, callback, key)
     finally:
         close()
+
+
+def _source(model, key, what):
+    """``(source, key)`` for the Rust core: a path with the ``key`` it is opened with, or the
+    description of in-memory tensors (a nested mapping resolved by ``key`` first)."""
+    if isinstance(model, (str, bytes)) or hasattr(model, "__fspath__"):
+        return model, key
+    if not _state.is_state_dict(model):
+        raise TypeError(
+            f"htdiag.{what}: model must be a checkpoint path, a state_dict (mapping of names "
+            f"to tensors) or a torch module, not {type(model).__name__}"
+        )
+    if key is not None:
+        model = _state.select(model, key)
+    else:
+        _state.check_not_nested(model)
+    return ("<state_dict>", _state.describe(model)), None
+
+
+def inspect(model, *, key=None):
+    """The tensors of a checkpoint from its headers alone (nothing is analysed), as
+    ``htdiag inspect``: ``layer_id`` (the id :func:`analyze` gives the tensor), ``name``,
+    ``dtype`` (a GGUF tensor's ggml type, e.g. ``Q4_K``), ``shape``, ``parameters``, ``bytes``
+    (as stored, e.g. quantized) and ``file``.
+
+    ``model``: a path (any checkpoint :func:`analyze` reads; a LoRA adapter's factors are
+    listed as tensors) or an in-memory ``state_dict``; ``key`` as for :func:`analyze`.
+    Returns a DataFrame (a list of dicts without pandas) with ``attrs["notes"]``.
+    """
+    source, key = _source(model, key, "inspect")
+    text, notes = _inspect(source, key)
+    rows = json.loads(text)
+    if not _frame.have_pandas():
+        return Rows(rows, {"notes": notes})
+    import pandas as pd
+
+    cols = ["layer_id", "name", "dtype", "shape", "parameters", "bytes", "file"]
+    df = pd.DataFrame(rows, columns=cols)
+    df.attrs["notes"] = notes
+    return df
 
 
 def _frame_of(result):
     if _frame.have_pandas():
         return _frame.details(result)
-    return Rows(_frame.details(result), result)
+    attrs = {"result": result, "skipped": result.skipped, "notes": result.notes}
+    return Rows(_frame.details(result), attrs)
 
 
 def summary(details):
@@ -252,7 +303,8 @@ def esd(model, layer, *, slice_id=None, **options):
 
     ``model``: a frame from :func:`analyze` or a Result (read from it, nothing recomputed),
     or anything :func:`analyze` takes (then only that layer is analysed, with ``options``).
-    ``layer``: the tensor name or its layer_id. Raises :class:`InvalidArgumentError` when the
+    ``layer``: the tensor name or its layer_id; ``key`` (in ``options``) as for
+    :func:`analyze`. Raises :class:`InvalidArgumentError` when the
     layer has no analysed row (with the reason it was skipped).
     """
     import numpy as np
@@ -263,7 +315,9 @@ def esd(model, layer, *, slice_id=None, **options):
     elif isinstance(model, str) and model.endswith(".json"):
         result = Result.load(model)
     else:
-        result = _run(model, options.pop("progress", False), layers=[layer], **options)
+        progress = options.pop("progress", False)
+        key = options.pop("key", None)
+        result = _run(model, progress, key, layers=[layer], **options)
     return np.asarray(result.eigenvalues(layer, slice_id), dtype=np.float64)
 
 

@@ -13,7 +13,7 @@ def have_pandas():
 def details(result):
     """The analysed rows of ``result``: a DataFrame with WeightWatcher's columns and dtypes
     (``attrs["result"]`` the :class:`htdiag.Result`, ``attrs["skipped"]`` the tensors not
-    analysed), or without pandas a list of dicts (one per row)."""
+    analysed, ``attrs["notes"]`` what opening the checkpoint noted), or without pandas a list of dicts (one per row)."""
     columns = result.columns()
     if not have_pandas():
         n = len(result)
@@ -26,6 +26,7 @@ def details(result):
     df = pd.DataFrame(data, columns=[c[0] for c in columns])
     df.attrs["result"] = result
     df.attrs["skipped"] = result.skipped
+    df.attrs["notes"] = result.notes
     return df
 
 

@@ -10,7 +10,7 @@ case); otherwise one contiguous copy is made, as numpy would for any routine nee
 
 import sys
 
-from .errors import CheckpointError
+from .errors import CheckpointError, InvalidArgumentError
 
 # numpy dtype name -> safetensors dtype name. ``bfloat16`` is ml_dtypes' (JAX) numpy type.
 _NUMPY = {
@@ -36,9 +36,70 @@ _TORCH = dict(_NUMPY, float8_e4m3fn="F8_E4M3", float8_e5m2="F8_E5M2")
 
 def is_state_dict(obj):
     """Whether ``obj`` is a mapping of tensors (or a module with ``state_dict()``)."""
-    return hasattr(obj, "keys") and hasattr(obj, "__getitem__") or callable(
-        getattr(obj, "state_dict", None)
-    )
+    return _is_mapping(obj) or callable(getattr(obj, "state_dict", None))
+
+
+def _is_mapping(obj):
+    return hasattr(obj, "keys") and hasattr(obj, "__getitem__")
+
+
+def _keys(mapping):
+    return ", ".join(repr(str(k)) for k in mapping.keys())
+
+
+def select(mapping, key):
+    """The mapping at ``key`` (``"/"`` between the keys of nested mappings) inside ``mapping``:
+    ``htdiag.analyze(torch.load("last.ckpt"), key="state_dict")``, as ``key=`` picks the dict
+    of a nested checkpoint file."""
+    if not _is_mapping(mapping):
+        raise InvalidArgumentError(
+            f"key={key!r}: a torch module's state_dict() is not nested; pass the module "
+            "without key, or a mapping"
+        )
+    node, walked = mapping, []
+    for part in str(key).split("/"):
+        where = "the top level" if not walked else repr("/".join(walked))
+        if not _is_mapping(node):
+            raise InvalidArgumentError(
+                f"key={key!r}: {where} is a {type(node).__name__}, not a mapping"
+            )
+        if part not in node:
+            level = "top-level keys" if not walked else f"keys of {where}"
+            raise InvalidArgumentError(
+                f"key={key!r}: no key {part!r} in the state_dict ({level}: {_keys(node)})"
+            )
+        node, walked = node[part], walked + [part]
+    if not _is_mapping(node):
+        raise InvalidArgumentError(
+            f"key={key!r} holds a {type(node).__name__}, not a mapping of tensors"
+        )
+    return node
+
+
+def _tensor_like(value):
+    if _torch_tensor(value) or hasattr(value, "__array__") or hasattr(value, "__dlpack__"):
+        return True
+    try:
+        memoryview(value)
+    except TypeError:
+        return False
+    return True
+
+
+def check_not_nested(mapping):
+    """Refuses a mapping that holds no tensors but nested mappings (``torch.load`` of a
+    Lightning ``.ckpt`` or of ``{"model": ..., "optimizer": ...}``): every entry would be
+    skipped, when the user meant one of the nested ones; the message says to pass ``key=``."""
+    if not _is_mapping(mapping):
+        return
+    values = [mapping[k] for k in mapping.keys()]
+    nested = [str(k) for k, v in zip(mapping.keys(), values) if _is_mapping(v)]
+    if nested and not any(_tensor_like(v) for v in values):
+        raise InvalidArgumentError(
+            "the state_dict holds no tensors at its top level but nested mappings "
+            f"({', '.join(map(repr, nested))}; top-level keys: {_keys(mapping)}): pass "
+            f"key={nested[0]!r} (or another of them) to analyse the tensors of one"
+        )
 
 
 def describe(state_dict):

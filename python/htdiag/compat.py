@@ -83,11 +83,14 @@ def _same(a, b):
 
 class WeightWatcher:
     """``weightwatcher.WeightWatcher`` backed by htdiag. ``model``: a checkpoint path, a
-    ``state_dict`` or a torch module (see :func:`htdiag.analyze`)."""
+    ``state_dict`` or a torch module (see :func:`htdiag.analyze`). ``key`` (htdiag's, not
+    WeightWatcher's): the dict of a nested PyTorch checkpoint holding the tensors, as
+    :func:`htdiag.analyze`'s ``key``; used for every model this object analyses."""
 
-    def __init__(self, model=None, **kwargs):
+    def __init__(self, model=None, key=None, **kwargs):
         _warn_ignored("__init__", kwargs)
         self.model = model
+        self.key = key
         self.details = None
 
     def analyze(
@@ -123,6 +126,7 @@ class WeightWatcher:
             fix_fingers = None
         self.details = _analyze(
             model,
+            key=self.key,
             layers=list(layers) if isinstance(layers, (list, tuple)) else layers,
             mp_fit=mp_fit,
             randomize=randomize,
@@ -154,7 +158,7 @@ class WeightWatcher:
             raise ValueError("get_ESD: give layer= (a tensor name or layer_id)")
         if model is None and self.details is not None:
             return _esd(self.details, layer)
-        return _esd(self._model(model), layer)
+        return _esd(self._model(model), layer, key=self.key)
 
     def _model(self, model):
         model = self.model if model is None else model

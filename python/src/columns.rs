@@ -70,8 +70,18 @@ const RAND: [&str; 5] = [
     "ww_maxdist",
     "ww_softrank",
 ];
-/// htdiag's own columns, last.
+/// htdiag's own columns, after WeightWatcher's.
 const OWN: [&str; 3] = ["slice_id", "dtype", "message"];
+/// A LoRA adapter's columns, last (the command line's CSV has the same; `lora_merged` is 1
+/// for a merged `W0 + dW` row). Empty (NA/NaN) in rows of the adapter's other tensors.
+const ADAPTER: [&str; 6] = [
+    "lora_rank",
+    "lora_alpha",
+    "lora_scale",
+    "lora_merged",
+    "effective_rank",
+    "new_directions",
+];
 
 /// Column names for `result`: optional groups only when some row has them.
 pub fn names(result: &AnalysisResult) -> Vec<&'static str> {
@@ -90,6 +100,9 @@ pub fn names(result: &AnalysisResult) -> Vec<&'static str> {
     let mut out = vec!["layer_id", "name"];
     out.extend(metrics);
     out.extend(OWN);
+    if has(|l| l.adapter.is_some()) {
+        out.extend(ADAPTER);
+    }
     out
 }
 
@@ -99,6 +112,7 @@ pub fn cell(l: &LayerResult, col: &str) -> Cell {
     let m = l.metrics.as_ref();
     let mp = l.mp.as_ref();
     let r = l.randomized.as_ref();
+    let a = l.adapter.as_ref();
     let f = |v: Option<f64>| Cell::Float(v.unwrap_or(f64::NAN));
     let i = |v: Option<i64>| Cell::Int(v.unwrap_or(-1));
     let n = |v: usize| Cell::Int(v as i64);
@@ -147,6 +161,15 @@ pub fn cell(l: &LayerResult, col: &str) -> Cell {
         "ww_softrank" => f(r.map(|p| p.ww_softrank)),
         "ww_maxdist" => f(r.map(|p| p.ww_maxdist)),
         "rand_num_spikes" => i(r.map(|p| p.rand_num_spikes)),
+        "lora_rank" => Cell::MaybeInt(a.map(|a| a.rank as i64)),
+        "lora_alpha" => f(a.map(|a| a.lora_alpha)),
+        "lora_scale" => f(a.map(|a| a.scale)),
+        "lora_merged" => Cell::MaybeInt(a.map(|a| i64::from(a.merged))),
+        "effective_rank" => f(a.map(|a| a.effective_rank)),
+        "new_directions" => Cell::MaybeInt(
+            a.and_then(|a| a.new_directions.as_ref())
+                .map(|n| n.count as i64),
+        ),
         "slice_id" => Cell::MaybeInt(l.slice_id.map(|s| s as i64)),
         "dtype" => Cell::Str(l.dtype.clone()),
         "message" => Cell::Str(l.message.clone().unwrap_or_default()),
@@ -163,7 +186,7 @@ pub fn kind(col: &str) -> &'static str {
         }
         "has_esd" => "bool",
         "name" | "longname" | "layer_type" | "status" | "warning" | "dtype" | "message" => "object",
-        "slice_id" => "Int64",
+        "slice_id" | "lora_rank" | "lora_merged" | "new_directions" => "Int64",
         _ => "float64",
     }
 }

@@ -18,6 +18,9 @@ use crate::errors::{invalid, to_py};
 #[pyclass(module = "htdiag", name = "Result", frozen)]
 pub struct PyAnalysis {
     pub inner: AnalysisResult,
+    /// What opening the checkpoint noted (the dict key a nested PyTorch checkpoint's tensors
+    /// were read from, GGUF dequantization); empty for a loaded result.
+    pub notes: Vec<String>,
 }
 
 #[pymethods]
@@ -26,7 +29,10 @@ impl PyAnalysis {
     #[staticmethod]
     fn load(py: Python<'_>, path: PathBuf) -> PyResult<Self> {
         let inner = read_result(&path).map_err(|e| to_py(py, e))?;
-        Ok(PyAnalysis { inner })
+        Ok(PyAnalysis {
+            inner,
+            notes: Vec::new(),
+        })
     }
 
     /// Writes the result as JSON (the layout of `htdiag analyze --json`).
@@ -157,6 +163,14 @@ impl PyAnalysis {
     #[getter]
     fn options_json(&self) -> String {
         self.inner.options.to_string()
+    }
+
+    /// What opening the checkpoint noted, as the command line prints it on stderr (which dict
+    /// key of a nested PyTorch checkpoint held the tensors, and the others; that a GGUF
+    /// file's quantized tensors were dequantized). Empty for a result read back by `load`.
+    #[getter]
+    fn notes(&self) -> Vec<String> {
+        self.notes.clone()
     }
 
     /// Wall-clock seconds of the analysis.

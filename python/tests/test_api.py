@@ -100,3 +100,7 @@ def test_without_pandas_rows_are_dicts(monkeypatch, synth):
     assert htdiag.summary(rows) == htdiag.summary(synth)
     c = htdiag.compare(rows, synth)
     assert all(r["alpha_delta"] == 0.0 for r in c["rows"] if r["alpha_a"] == r["alpha_a"])
+    listed = htdiag.inspect(str(SYNTH))
+    assert isinstance(listed, list) and listed.attrs == {"notes": []}
+    assert [r["name"] for r in listed][:3] == [n for n, _, _ in read_safetensors(SYNTH)][:3]
+    assert rows.attrs["notes"] == []

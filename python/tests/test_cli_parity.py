@@ -1,6 +1,7 @@
 """htdiag.analyze gives exactly the numbers of `htdiag analyze --csv` (same columns, every value
 equal, NaN where the CLI writes nan), for the shipped demo and the conformance checkpoint."""
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -21,9 +22,12 @@ FORMATS = REPO / "tests" / "data" / "formats"
 
 
 def same(ours, theirs):
-    """Our value equals the CLI's cell (read back exactly; empty cells are NaN)."""
+    """Our value equals the CLI's cell (read back exactly; empty cells are NaN, or -1 in an
+    integer column)."""
     if isinstance(ours, str):
         return ours == ("" if pd.isna(theirs) else theirs)
+    if isinstance(ours, (int, np.integer)) and not isinstance(ours, bool) and pd.isna(theirs):
+        return ours == -1  # integer columns hold WeightWatcher's -1 where the CSV is empty
     if pd.isna(ours) or pd.isna(theirs):
         return pd.isna(ours) and pd.isna(theirs)
     return float(ours) == float(theirs)
