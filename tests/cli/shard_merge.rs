@@ -2,9 +2,7 @@
 //! whole and in 3 shards: the merge equals the single-machine result (same numbers, same CSV
 //! text, same JSON apart from timings), for 1 and several worker threads.
 
-#[path = "../examples/gen_llm.rs"]
-#[allow(dead_code)]
-mod gen_llm;
+use crate::gen_llm;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
