@@ -1,6 +1,7 @@
 //! Exit statuses and error messages of the command line: usage errors found after parsing
 //! (status 2, like clap's own), `--strict` failures (3), fatal errors (1), each cause said
-//! once, and hints for flags people try that htdiag spells otherwise.
+//! once, the flag that resolves a library error ([`Hinted`]: the library's messages name no
+//! flag), and hints for flags people try that htdiag spells otherwise.
 
 /// Exit statuses, as `htdiag --help` documents them.
 pub const EXIT_HELP: &str = "Exit status: 0 every requested layer was analysed (rows whose fit \
