@@ -8,7 +8,7 @@
 //! cargo run --release --example fuzz_mutate -- torch_open 600    # target, seconds
 //! ```
 //! Targets: `checkpoint_open`, `torch_open`, `gguf_open`, `lora_config`. An input that breaks the property
-//! is written to `fuzz/regressions/<target>/` (replayed by `tests/prop_fuzz_corpus.rs`).
+//! is written to `fuzz/regressions/<target>/` (replayed by `tests/numerics/fuzz_corpus.rs`).
 
 #[path = "../fuzz/check.rs"]
 mod check;

@@ -1,5 +1,5 @@
 //! The property the fuzz target checks, shared with the regression test
-//! (`tests/prop_fuzz_corpus.rs` runs every corpus file and past crash through it).
+//! (`tests/numerics/fuzz_corpus.rs` runs every corpus file and past crash through it).
 //!
 //! Input: the first byte picks a mode, the rest is the payload.
 //! - mode 0: the payload is one `.safetensors` file.

@@ -13,7 +13,7 @@ export HTDIAG_REQUIRE_GPU=1
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv || true
 command -v vulkaninfo >/dev/null && vulkaninfo --summary 2>/dev/null | grep -E "deviceName|deviceType|driverName" || true
 cargo build --release --bins --tests --examples
-cargo test --release --test gpu_shaders --test gpu_train --test gpu_layers --test gpu_cnn -- --nocapture --include-ignored
+cargo test --release --test gpu -- --nocapture --include-ignored
 OUT="${OUT:-$(mktemp -d)}"
 BIN="${CARGO_TARGET_DIR:-target}/release/htdiag"
 for dev in gpu cpu; do

@@ -35,7 +35,7 @@ impl ShardSpec {
         let bad = |why: &str| {
             Error::InvalidArgument(format!(
                 "shard '{s}': {why} (expected K/N with 0 <= K < N, e.g. 0/4; K is 0-based like \
-                 SLURM_ARRAY_TASK_ID with --array=0-3 and JOB_COMPLETION_INDEX)"
+                 SLURM_ARRAY_TASK_ID and JOB_COMPLETION_INDEX)"
             ))
         };
         let (k, n) = s.split_once('/').ok_or_else(|| bad("no '/'"))?;

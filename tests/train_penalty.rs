@@ -1,7 +1,7 @@
 //! The penalty path of the trainer against the CPU reference penalties of
 //! `htdiag::regularize`: the spectrum refresh (eigendecomposition, g from
 //! `Regularizer::spectral_coefficients`) plus the backend's assembly must give the gradient of
-//! `Regularizer::value_and_grad` (shared with tests/gpu_train.rs); and the asynchronous refresh
+//! `Regularizer::value_and_grad` (shared with tests/gpu/train.rs); and the asynchronous refresh
 //! of issue 12: lag 0 is the synchronous schedule bit for bit, a lagged spectrum is exactly
 //! the recorded snapshot's, the worker thread never outlives a run, Ctrl-C writes nothing.
 

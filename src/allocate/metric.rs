@@ -97,8 +97,8 @@ impl Metric {
         let used = result.options["fit"].as_str().unwrap_or("clauset");
         if used != want {
             return Err(Error::InvalidArgument(format!(
-                "metric {} needs an analysis with --fit {want}, but {} was analysed with --fit \
-                 {used} (pass the checkpoint instead, or re-run analyze with --fit {want})",
+                "metric {} needs an analysis with the {want} fit, but {} was analysed with the \
+                 {used} fit (pass the checkpoint instead, or analyse it again with the {want} fit)",
                 self.as_str(),
                 result.source
             )));
@@ -141,13 +141,13 @@ impl Metric {
             Metric::MpSoftrank => {
                 row.mp
                     .as_ref()
-                    .ok_or("no Marchenko-Pastur fit (analyse with --mp-fit)")?
+                    .ok_or("no Marchenko-Pastur fit (analyse with the MP fit)")?
                     .mp_softrank
             }
             Metric::RandDistance => {
                 row.randomized
                     .as_ref()
-                    .ok_or("no randomized ESD (analyse with --randomize)")?
+                    .ok_or("no randomized ESD (analyse with randomization)")?
                     .rand_distance
             }
         })

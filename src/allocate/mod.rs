@@ -85,6 +85,32 @@ impl Method {
             Method::AlphaDecay(_) => "alphadecay",
         }
     }
+
+    /// The layer rules of the analysis this method reads (`alphapruning`; `tempbalance` for
+    /// both schedules).
+    pub fn rules(&self) -> &'static str {
+        match self {
+            Method::AlphaPruning(_) => "alphapruning",
+            Method::TempBalance(_) | Method::AlphaDecay(_) => "tempbalance",
+        }
+    }
+
+    /// Tensors this method counts that `result` skipped (size limits, name filters), as
+    /// `name (reason)`; empty tensors and unsupported dtypes are not counted by anyone.
+    /// Their absence would shift the first/last exclusions or the block means.
+    pub fn unanalysed(&self, result: &AnalysisResult) -> Vec<String> {
+        let wanted = |name: &str, shape: &[usize]| match self {
+            Method::AlphaPruning(o) => sparsity::counts(o, name, shape),
+            Method::TempBalance(_) | Method::AlphaDecay(_) => is_layer_weight(name, shape),
+        };
+        result
+            .skipped
+            .iter()
+            .filter(|s| !s.shape.contains(&0) && !s.reason.starts_with("dtype"))
+            .filter(|s| wanted(&s.name, &s.shape))
+            .map(|s| format!("{} ({})", s.name, s.reason))
+            .collect()
+    }
 }
 
 /// One layer's allocation.
@@ -148,10 +174,11 @@ pub fn allocate(result: &AnalysisResult, method: &Method, metric: Metric) -> Res
     if result.layers.iter().any(|l| l.slice_id.is_some()) {
         return Err(Error::InvalidArgument(format!(
             "{} holds per-slice conv rows; an allocation needs one row per layer (analyse \
-             without --per-slice)",
+             with one row per layer)",
             result.source
         )));
     }
+    check_nothing_missing(result, method)?;
     let settings = settings_json(method, metric);
     let mut out = match method {
         Method::AlphaPruning(o) => sparsity::allocate(result, o, metric)?,
@@ -208,26 +235,16 @@ fn numel(shape: &[usize]) -> u64 {
     shape.iter().map(|&d| d as u64).product()
 }
 
-/// Refuses a result in which tensors the method counts were skipped (size limits, filters):
-/// their absence would shift the first/last exclusions or the block means.
-fn check_nothing_missing(
-    result: &AnalysisResult,
-    wanted: impl Fn(&str, &[usize]) -> bool,
-    rules: &str,
-) -> Result<()> {
-    let missing: Vec<String> = result
-        .skipped
-        .iter()
-        .filter(|s| !s.shape.contains(&0) && !s.reason.starts_with("dtype"))
-        .filter(|s| wanted(&s.name, &s.shape))
-        .map(|s| format!("{} ({})", s.name, s.reason))
-        .collect();
+/// Refuses a result in which tensors the method counts were skipped ([`Method::unanalysed`]).
+fn check_nothing_missing(result: &AnalysisResult, method: &Method) -> Result<()> {
+    let missing = method.unanalysed(result);
+    let rules = method.rules();
     if missing.is_empty() {
         return Ok(());
     }
     let shown: Vec<&str> = missing.iter().take(5).map(String::as_str).collect();
     Err(Error::InvalidArgument(format!(
-        "{} layer(s) this method counts were not analysed in {}: {}{}; analyse with --rules {rules}",
+        "{} layer(s) this method counts were not analysed in {}: {}{}; analyse with the {rules} layer rules",
         missing.len(),
         result.source,
         shown.join(", "),

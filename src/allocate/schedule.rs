@@ -15,8 +15,8 @@
 //! rank breaks ties by layer order (numpy's `argsort` is not stable above 16 values).
 
 use super::{
-    AllocatedLayer, Allocation, Excluded, Metric, ScheduleOptions, check_nothing_missing,
-    is_layer_weight, metric_values, module_of, numel, numpy,
+    AllocatedLayer, Allocation, Excluded, Metric, ScheduleOptions, is_layer_weight, metric_values,
+    module_of, numel, numpy,
 };
 use crate::error::{Error, Result};
 use crate::result::{AnalysisResult, LayerResult};
@@ -90,7 +90,6 @@ pub(super) fn allocate(
     o: &ScheduleOptions,
     metric: Metric,
 ) -> Result<Allocation> {
-    check_nothing_missing(result, is_layer_weight, "tempbalance")?;
     let mut excluded = Vec::new();
     let mut rows: Vec<&LayerResult> = Vec::new();
     for r in &result.layers {

@@ -13,8 +13,8 @@
 //! kept (and warned about) unless `clip` is set.
 
 use super::{
-    AllocatedLayer, Allocation, Excluded, Mapping, Metric, PruningOptions, check_nothing_missing,
-    is_conv, is_layer_weight, metric_values, module_of, numel, numpy,
+    AllocatedLayer, Allocation, Excluded, Mapping, Metric, PruningOptions, is_conv,
+    is_layer_weight, metric_values, module_of, numel, numpy,
 };
 use crate::error::{Error, Result};
 use crate::result::{AnalysisResult, LayerResult};
@@ -32,8 +32,8 @@ pub fn unscaled_ratios(scores: &[f64], epsilon: f64) -> Result<Vec<f64>> {
     if max - min == 0.0 || !(max - min).is_finite() {
         return Err(Error::InvalidArgument(format!(
             "AlphaPruning maps scores by (m - min) / (max - min), with min = {min} and max = \
-             {max} here: every sparsity would be NaN in their code (use --mapping layer, \
-             another --metric, or more layers)"
+             {max} here: every sparsity would be NaN in their code (use the layer mapping, \
+             another metric, or more layers)"
         )));
     }
     let (s1, s2) = (1.0 - epsilon, 1.0 + epsilon);
@@ -81,6 +81,19 @@ pub fn block_means(values: &[f64], blocks: &[String]) -> Vec<f64> {
         .collect()
 }
 
+/// The block of a tensor name: the block pattern's first group (or whole match).
+fn block_of(o: &PruningOptions, name: &str) -> Option<String> {
+    o.block_regex
+        .captures(name)
+        .and_then(|c| c.get(1).or_else(|| c.get(0)))
+        .map(|m| m.as_str().to_string())
+}
+
+/// Whether AlphaPruning counts a tensor: a Linear weight inside a block.
+pub(super) fn counts(o: &PruningOptions, name: &str, shape: &[usize]) -> bool {
+    shape.len() == 2 && is_layer_weight(name, shape) && block_of(o, name).is_some()
+}
+
 /// The allocation over the Linear weights inside the blocks, in result order.
 pub(super) fn allocate(
     result: &AnalysisResult,
@@ -93,16 +106,7 @@ pub(super) fn allocate(
             o.sparsity, o.epsilon
         )));
     }
-    let block_of = |name: &str| {
-        o.block_regex
-            .captures(name)
-            .and_then(|c| c.get(1).or_else(|| c.get(0)))
-            .map(|m| m.as_str().to_string())
-    };
-    let wanted = |name: &str, shape: &[usize]| {
-        shape.len() == 2 && is_layer_weight(name, shape) && block_of(name).is_some()
-    };
-    check_nothing_missing(result, wanted, "alphapruning")?;
+    let block_of = |name: &str| block_of(o, name);
     let mut excluded = Vec::new();
     let mut rows: Vec<&LayerResult> = Vec::new();
     for r in &result.layers {
@@ -162,7 +166,7 @@ pub(super) fn allocate(
             if o.clip {
                 " before clipping to 1"
             } else {
-                " (their code keeps it; --clip caps it at 1)"
+                " (their code keeps it; clipping caps it at 1)"
             },
             over.join(", ")
         ));

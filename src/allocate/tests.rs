@@ -249,7 +249,7 @@ fn alphapruning_refuses_wrong_fit_failed_layers_and_missing_layers() {
         &pruning(0.5, 0.3, Mapping::Layer, false),
         Metric::AlphaPeak,
     );
-    assert!(e.unwrap_err().to_string().contains("--fit peak"));
+    assert!(e.unwrap_err().to_string().contains("with the peak fit"));
     let mut failed = r.clone();
     failed.layers[2].fit = Some(PowerLawFit::failed(1.0));
     failed.layers[2].message = Some("power-law fit failed: N = 1".into());
@@ -279,7 +279,7 @@ fn alphapruning_refuses_wrong_fit_failed_layers_and_missing_layers() {
     .unwrap_err()
     .to_string();
     assert!(
-        e.contains("model.layers.1.b.weight") && e.contains("--rules alphapruning"),
+        e.contains("model.layers.1.b.weight") && e.contains("the alphapruning layer rules"),
         "{e}"
     );
 }

@@ -134,7 +134,7 @@ pub(crate) fn analyze_lora_row(
             metrics.warning = String::new();
             row.message = Some(format!(
                 "no power-law fit: {} eigenvalues < min_evals {} (a rank-{r} update has at \
-                 most {r} per matrix; lower --min-evals to fit)",
+                 most {r} per matrix; lower min_evals to fit)",
                 pooled.len(),
                 opts.plan.min_evals
             ));

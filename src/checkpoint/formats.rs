@@ -20,7 +20,7 @@ pub(crate) fn open_file(path: &Path, key: Option<&str>) -> Result<ShardFile> {
         path: path.to_path_buf(),
         reason,
     };
-    let (tensors, notes) = if mmap.starts_with(gguf::MAGIC) {
+    let (tensors, notes, dict_key) = if mmap.starts_with(gguf::MAGIC) {
         let (tensors, info) = gguf::parse(&mmap).map_err(|e| fmt_err(format!("GGUF: {e}")))?;
         let mut notes = Vec::new();
         let mut quantized: Vec<String> = tensors
@@ -41,15 +41,15 @@ pub(crate) fn open_file(path: &Path, key: Option<&str>) -> Result<ShardFile> {
                 quantized.join(", ")
             ));
         }
-        (tensors, notes)
+        (tensors, notes, None)
     } else if looks_like_zip(&mmap) {
         let f = torch::read_zip(&mmap, key)
             .map_err(|e| fmt_err(format!("PyTorch zip checkpoint: {e}")))?;
-        (f.tensors, f.notes)
+        (f.tensors, f.notes, f.dict_key)
     } else if torch::looks_like_legacy(&mmap) {
         let f = torch::read_legacy(&mmap, key)
             .map_err(|e| fmt_err(format!("PyTorch legacy checkpoint: {e}")))?;
-        (f.tensors, f.notes)
+        (f.tensors, f.notes, f.dict_key)
     } else if mmap.get(257..262) == Some(&b"ustar"[..]) {
         return Err(fmt_err(
             "a tar archive: PyTorch's pre-1.0 tar format is not supported; re-save it with a \
@@ -72,6 +72,7 @@ pub(crate) fn open_file(path: &Path, key: Option<&str>) -> Result<ShardFile> {
         mmap,
         tensors,
         notes,
+        dict_key,
     })
 }
 

@@ -42,6 +42,8 @@ pub(crate) struct ShardFile {
     pub tensors: Vec<RawTensor>,
     /// What a user should know about how the tensors were found (nested key, dequantization).
     pub notes: Vec<String>,
+    /// The key path of the nested PyTorch dict the tensors were read from.
+    pub dict_key: Option<String>,
 }
 
 fn format_err(path: &Path, reason: impl Into<String>) -> Error {
@@ -92,6 +94,7 @@ pub(crate) fn safetensors_shard(path: &Path, mmap: Mmap) -> Result<ShardFile> {
         mmap,
         tensors,
         notes: Vec::new(),
+        dict_key: None,
     })
 }
 

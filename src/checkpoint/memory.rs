@@ -107,6 +107,7 @@ impl Checkpoint {
             access: vec![Access::Direct; infos.len()],
             tensors: infos,
             notes: Vec::new(),
+            dict_key: None,
         })
     }
 }

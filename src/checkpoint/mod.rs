@@ -114,6 +114,7 @@ pub struct Checkpoint {
     /// How each tensor's bytes are made, parallel to `tensors`.
     access: Vec<Access>,
     notes: Vec<String>,
+    dict_key: Option<String>,
 }
 
 impl std::fmt::Debug for Checkpoint {
@@ -198,6 +199,7 @@ impl Checkpoint {
                 }
             }
         }
+        let dict_key = shards.iter().find_map(|f| f.dict_key.clone());
         Checkpoint {
             source: source.to_path_buf(),
             layout,
@@ -208,6 +210,7 @@ impl Checkpoint {
             tensors,
             access,
             notes,
+            dict_key,
         }
     }
 
@@ -236,6 +239,12 @@ impl Checkpoint {
     /// checkpoint that was used, GGUF dequantization. Empty for plain safetensors.
     pub fn notes(&self) -> &[String] {
         &self.notes
+    }
+
+    /// The key path of the nested PyTorch dict the tensors were read from (`state_dict`,
+    /// `model/ema`); `None` for a top-level dict and for the other formats.
+    pub fn dict_key(&self) -> Option<&str> {
+        self.dict_key.as_deref()
     }
 
     /// Position of the tensor called `name`.

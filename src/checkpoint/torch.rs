@@ -31,6 +31,8 @@ const PROTOCOL_VERSION: i128 = 1001;
 pub(crate) struct TorchFile {
     pub tensors: Vec<RawTensor>,
     pub notes: Vec<String>,
+    /// The key path of the nested dict the tensors were read from (`None`: the top level).
+    pub dict_key: Option<String>,
 }
 
 /// Whether `bytes` starts like a legacy `torch.save` file (a protocol 2+ pickle).
@@ -104,6 +106,7 @@ pub(crate) fn read_zip(bytes: &[u8], key: Option<&str>) -> Result<TorchFile, Str
     }
     Ok(TorchFile {
         notes: key_note(&sel).into_iter().collect(),
+        dict_key: sel.key.clone(),
         tensors,
     })
 }
@@ -179,6 +182,7 @@ pub(crate) fn read_legacy(bytes: &[u8], key: Option<&str>) -> Result<TorchFile, 
         .collect::<Result<_, _>>()?;
     Ok(TorchFile {
         notes: key_note(&sel).into_iter().collect(),
+        dict_key: sel.key.clone(),
         tensors,
     })
 }
@@ -186,8 +190,8 @@ pub(crate) fn read_legacy(bytes: &[u8], key: Option<&str>) -> Result<TorchFile, 
 fn key_note(sel: &Selected) -> Option<String> {
     let k = sel.key.as_ref()?;
     Some(format!(
-        "tensors read from key '{k}' of the checkpoint (top-level keys: {}); choose another \
-         with --key",
+        "tensors read from key '{k}' of the checkpoint (top-level keys: {}); another key \
+         can be chosen",
         sel.top_keys.join(", ")
     ))
 }

@@ -2,7 +2,7 @@
 //! gradients the caller gives, with everything read back: the output, the input's gradient,
 //! every parameter's gradient and the running statistics. The same dispatches as the training
 //! backend ([`super::graph`]); this is how each layer kind is tested against an independent
-//! computation (tests/gpu_layers.rs), and a tool for gradient checks.
+//! computation (tests/gpu/layers.rs), and a tool for gradient checks.
 
 use super::context::GpuContext;
 use super::dispatch::{Dispatch, Recorder, run};

@@ -46,8 +46,7 @@ impl OutDir {
         if mpath.exists() {
             if !resume {
                 return Err(Error::InvalidArgument(format!(
-                    "{} already holds an analysis; pass --resume to continue it, or choose an \
-                     empty folder",
+                    "{} already holds an analysis; resume it, or choose an empty folder",
                     root.display()
                 )));
             }
@@ -144,6 +143,11 @@ impl OutDir {
             rows.push(row);
         }
         Ok(rows)
+    }
+
+    /// `(finished, planned)` row counts of this part: it is complete when they are equal.
+    pub fn done_of_planned(&self) -> Result<(usize, usize)> {
+        Ok((self.finished()?.len(), self.manifest.rows.len()))
     }
 
     /// Wall time and threads of the sessions that ended so far (`DIR/timings.json`).

@@ -66,7 +66,7 @@ pub fn merge(dirs: &[&Path]) -> Result<AnalysisResult> {
         let rows = part.finished()?;
         if rows.len() != m.rows.len() {
             return Err(Error::InvalidArgument(format!(
-                "part {} in {} is unfinished: {} of {} rows done (rerun that part with --resume)",
+                "part {} in {} is unfinished: {} of {} rows done (resume that part to finish it)",
                 m.shard.label(),
                 dir.display(),
                 rows.len(),

@@ -1,5 +1,6 @@
-//! Helpers shared by the integration tests (each test file that uses them declares
-//! `mod common;`; not every file uses every helper).
+//! Helpers shared by the integration tests. A test binary that uses them declares
+//! `#[path = "../common/mod.rs"] mod common;` in its `main.rs` (tests/cli), its modules
+//! `use crate::common;`; not every binary uses every helper.
 #![allow(dead_code)]
 
 use std::path::PathBuf;

@@ -216,6 +216,28 @@ fn is_result(p: &Path) -> bool {
             .is_some_and(|e| e.eq_ignore_ascii_case("json"))
 }
 
+/// The `htdiag analyze` flag whose analysis `allocate` needs and `result` lacks: the library
+/// names what is missing (a fit, a layer rule set, one row per layer, MP or randomized
+/// columns); the command line names the flag.
+fn analyze_flag(result: &AnalysisResult, method: &Method, metric: Metric) -> Option<String> {
+    if metric.check(result).is_err() {
+        let want = metric.fit_method()?;
+        return Some(format!("--fit {}", format!("{want:?}").to_lowercase()));
+    }
+    if result.layers.iter().any(|l| l.slice_id.is_some()) {
+        return Some("one row per layer (without --per-slice)".into());
+    }
+    if !method.unanalysed(result).is_empty() {
+        return Some(format!("--rules {}", method.rules()));
+    }
+    let lacks = |f: fn(&htdiag::result::LayerResult) -> bool| result.layers.iter().any(f);
+    match metric {
+        Metric::MpSoftrank if lacks(|l| l.mp.is_none()) => Some("--mp-fit".into()),
+        Metric::RandDistance if lacks(|l| l.randomized.is_none()) => Some("--randomize".into()),
+        _ => None,
+    }
+}
+
 /// Analyses a checkpoint with the method's rules and the fit the metric needs.
 fn analyse(args: &Args, metric: Metric) -> anyhow::Result<AnalysisResult> {
     let mut opts = AnalyzeOptions {
@@ -271,12 +293,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     } else {
         analyse(&args, metric)?
     };
-    let a = allocate(&result, &method, metric).with_context(|| {
-        format!(
+    let a = allocate(&result, &method, metric).map_err(|e| {
+        let e = anyhow::Error::from(e).context(format!(
             "allocating {} from {}",
             method.as_str(),
             args.input.display()
-        )
+        ));
+        match analyze_flag(&result, &method, metric) {
+            Some(flag) => crate::exit::hint(e, format!("analyse with {flag}")),
+            None => e,
+        }
     })?;
     write_outputs(&a, &result, &args)?;
     if !args.quiet {

@@ -76,7 +76,7 @@ pub fn run(
         Ok(r) => r,
         Err(htdiag::Error::Interrupted) => {
             let done = htdiag::outdir::OutDir::open(out)
-                .and_then(|d| Ok((d.finished()?.len(), d.manifest().rows.len())))
+                .and_then(|d| d.done_of_planned())
                 .map(|(d, t)| format!("{d} of {t} layers"))
                 .unwrap_or_else(|_| "the finished layers".into());
             eprintln!(
@@ -84,6 +84,10 @@ pub fn run(
                 out.display()
             );
             std::process::exit(INTERRUPTED as i32);
+        }
+        // The library says "resume it"; the command line resumes with --resume.
+        Err(e) if !dir.resume && htdiag::outdir::OutDir::open(out).is_ok() => {
+            return Err(crate::exit::hint(e, "pass --resume to continue it"));
         }
         Err(e) => return Err(e.into()),
     };

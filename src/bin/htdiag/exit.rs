@@ -1,6 +1,7 @@
 //! Exit statuses and error messages of the command line: usage errors found after parsing
 //! (status 2, like clap's own), `--strict` failures (3), fatal errors (1), each cause said
-//! once, and hints for flags people try that htdiag spells otherwise.
+//! once, the flag that resolves a library error ([`Hinted`]: the library's messages name no
+//! flag), and hints for flags people try that htdiag spells otherwise.
 
 /// Exit statuses, as `htdiag --help` documents them.
 pub const EXIT_HELP: &str = "Exit status: 0 every requested layer was analysed (rows whose fit \
@@ -32,6 +33,33 @@ impl std::fmt::Display for Strict {
 }
 
 impl std::error::Error for Strict {}
+
+/// A library error with the flag that resolves it. The library describes the problem in its
+/// own words (Python users read the same text, where a flag means nothing); the command
+/// reporting the error knows which flag does what the message asks, and adds it here.
+#[derive(Debug)]
+pub struct Hinted {
+    /// The error as the library (and any context) said it.
+    pub error: anyhow::Error,
+    /// The flag to use, in a few words (`pass --resume to continue it`).
+    pub hint: String,
+}
+
+impl std::fmt::Display for Hinted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} ({})", message(&self.error), self.hint)
+    }
+}
+
+impl std::error::Error for Hinted {}
+
+/// `error` with the flag `hint` added to its message.
+pub fn hint(error: impl Into<anyhow::Error>, hint: impl Into<String>) -> anyhow::Error {
+    anyhow::Error::new(Hinted {
+        error: error.into(),
+        hint: hint.into(),
+    })
+}
 
 /// Flags people try that htdiag spells otherwise: `(subcommand, flag, hint)`.
 const MISTAKES: [(&str, &str, &str); 2] = [
@@ -79,7 +107,9 @@ pub fn message(e: &anyhow::Error) -> String {
 
 /// The exit status of a failed run: 2 usage, 3 `--strict`, 1 anything else.
 pub fn status(e: &anyhow::Error) -> u8 {
-    if e.downcast_ref::<Usage>().is_some() {
+    if let Some(h) = e.downcast_ref::<Hinted>() {
+        status(&h.error)
+    } else if e.downcast_ref::<Usage>().is_some() {
         2
     } else if e.downcast_ref::<Strict>().is_some() {
         3
@@ -98,6 +128,18 @@ mod tests {
         assert!(mistake(&args("analyze m.safetensors --output r.json")).is_some());
         assert!(mistake(&args("analyse --output=r.json")).is_some());
         assert!(mistake(&args("report r.json --output r.html")).is_none());
+    }
+
+    #[test]
+    fn a_hint_follows_the_message_and_keeps_the_status() {
+        let lib = htdiag::Error::InvalidArgument("d already holds an analysis; resume it".into());
+        let e = hint(lib, "pass --resume to continue it");
+        let want = "invalid argument: d already holds an analysis; resume it (pass --resume to \
+                    continue it)";
+        assert_eq!(message(&e), want);
+        assert_eq!(status(&e), 1);
+        assert_eq!(message(&e.context("outer")), format!("outer: {want}"));
+        assert_eq!(status(&hint(Usage("u".into()), "h")), 2);
     }
 
     #[test]

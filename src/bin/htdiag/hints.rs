@@ -99,6 +99,10 @@ pub fn open_checkpoint(
         for n in ckpt.notes() {
             eprintln!("htdiag: note: {n}");
         }
+        // The library says another dict can be chosen; the command line chooses with --key.
+        if key.is_none() && ckpt.dict_key().is_some() {
+            eprintln!("htdiag: note: choose another dict with --key KEY");
+        }
     }
     Ok(ckpt)
 }

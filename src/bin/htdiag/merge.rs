@@ -34,7 +34,24 @@ pub struct Args {
 
 pub fn run(args: Args) -> anyhow::Result<()> {
     let dirs: Vec<&std::path::Path> = args.parts.iter().map(|p| p.as_path()).collect();
-    let result = htdiag::outdir::merge(&dirs)?;
+    let result = htdiag::outdir::merge(&dirs).map_err(|e| {
+        let unfinished = |d: &&std::path::Path| {
+            htdiag::outdir::OutDir::open(d)
+                .and_then(|o| o.done_of_planned())
+                .is_ok_and(|(done, planned)| done < planned)
+        };
+        match dirs.iter().copied().find(unfinished) {
+            Some(d) => crate::exit::hint(
+                e,
+                format!(
+                    "finish {} by running its `htdiag analyze ... --out` command again with \
+                     --resume",
+                    d.display()
+                ),
+            ),
+            None => e.into(),
+        }
+    })?;
     if let Some(p) = &args.json {
         let text = htdiag::report::json::to_json(&result)?;
         htdiag::util::atomic_write(p, text.as_bytes())?;

@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context;
-use htdiag::train::net::Arch;
+use htdiag::train::net::{Arch, infer_input};
 use htdiag::train::{
     self, Dataset, DeviceChoice, EpochRecord, History, Mlp, Net, Optimizer, Progress, TrainConfig,
 };
@@ -76,6 +76,9 @@ pub fn parse_shape(s: &str) -> Result<[usize; 3], String> {
     }
 }
 
+/// The flag that gives the image shape of flat samples the library cannot infer.
+const INPUT_SHAPE_HINT: &str = "--input-shape C,H,W";
+
 /// Reads checkpoint `path` as architecture `arch` (see [`Arch`]) for samples of `dim`
 /// features; returns the network and a label for messages and metadata.
 pub fn load_net(
@@ -85,9 +88,21 @@ pub fn load_net(
     input: Option<[usize; 3]>,
 ) -> anyhow::Result<(Net, String)> {
     let a: Arch = arch.parse()?;
-    let net = a
-        .load(path, dim, input)
-        .with_context(|| format!("reading {} as architecture '{arch}'", path.display()))?;
+    let net = a.load(path, dim, input).map_err(|e| {
+        let e = anyhow::Error::from(e).context(format!(
+            "reading {} as architecture '{arch}'",
+            path.display()
+        ));
+        // The samples are no square image of 1 or 3 channels: the library asks for their
+        // shape, which --input-shape gives.
+        let unknown_shape =
+            input.is_none() && a != Arch::Mlp && infer_input(dim, None, None).is_err();
+        if unknown_shape {
+            crate::exit::hint(e, INPUT_SHAPE_HINT)
+        } else {
+            e
+        }
+    })?;
     Ok((net.clone(), arch_label(&net, arch)))
 }
 
@@ -247,7 +262,11 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         (Some(a), None) => {
             let arch: Arch = a.parse()?;
             let classes = tr.num_classes().max(te.num_classes());
-            let input = htdiag::train::net::infer_input(tr.dim, None, c.input_shape)?;
+            let input =
+                infer_input(tr.dim, None, c.input_shape).map_err(|e| match c.input_shape {
+                    None => crate::exit::hint(e, INPUT_SHAPE_HINT),
+                    Some(_) => e.into(),
+                })?;
             (arch.fresh(input, classes, c.seed)?, a.clone())
         }
         (None, None) => anyhow::bail!("give --arch (fresh model) or --init CHECKPOINT"),

@@ -1,7 +1,7 @@
 //! Each quant type on blocks built from chosen scales and quants: the expected value of every
 //! element is computed per element from the format description (where element `e`'s bits
 //! live), independently of the block loops of the implementation. The whole-file comparison
-//! against llama.cpp's Python dequantizer is in `tests/formats_gguf.rs`.
+//! against llama.cpp's Python dequantizer is in `tests/formats/gguf.rs`.
 
 use super::*;
 

@@ -122,18 +122,18 @@ pub(crate) fn select(p: &Pickle, key: Option<&str>) -> Result<Selected, String> 
         let mut v = root.clone();
         for part in path.split('/') {
             let entries = dict_entries(p, &v)
-                .ok_or_else(|| format!("--key {path}: '{part}' is looked up in a non-dict"))?;
+                .ok_or_else(|| format!("key '{path}': '{part}' is looked up in a non-dict"))?;
             v = entries
                 .into_iter()
                 .find(|(k, _)| k == part)
                 .map(|(_, v)| v)
                 .ok_or_else(|| {
-                    format!("--key {path}: no key '{part}' (top-level keys: {})", list())
+                    format!("key '{path}': no key '{part}' (top-level keys: {})", list())
                 })?;
         }
         let tensors = tensors_under(p, &v);
         if tensors.is_empty() {
-            return Err(format!("--key {path} holds no tensors"));
+            return Err(format!("key '{path}' holds no tensors"));
         }
         return Ok(Selected {
             tensors,

@@ -31,6 +31,21 @@ pub struct Conv {
     pub groups: usize,
 }
 
+/// One kernel tap of one sample, as [`Conv::taps`] hands it over.
+#[derive(Debug, Clone, Copy)]
+struct Tap {
+    /// Start of the tap's `oh * ow` columns for this sample in the column matrix.
+    col: usize,
+    /// Start of the sample's input channel plane (`h * w` floats).
+    plane: usize,
+    /// Kernel offset (row, column) of the tap.
+    k: [usize; 2],
+    /// Output rows `[lo, hi)` whose tap lands inside the input.
+    rows: (usize, usize),
+    /// Output columns `[lo, hi)` whose tap lands inside the input.
+    cols: (usize, usize),
+}
+
 impl Conv {
     /// Rows of a group's column matrix: `in_c / groups * kh * kw`.
     pub fn kdim(&self) -> usize {
@@ -56,69 +71,73 @@ impl Conv {
         (lo.min(hi), hi)
     }
 
-    /// Fills `cols` (`kdim x b*oh*ow`) with group `g`'s patches of the batch `x`.
-    fn im2col(&self, x: &[f32], b: usize, g: usize, cols: &mut [f32]) {
+    /// Calls `f` once per kernel tap of group `g` and sample of the batch: the tap's row of
+    /// the column matrix and the sample's input channel plane, as [`Tap`] offsets. The one
+    /// walk [`Self::im2col`] and its adjoint [`Self::col2im`] share.
+    fn taps(&self, b: usize, g: usize, mut f: impl FnMut(Tap)) {
         let (hw, p) = (self.h * self.w, self.oh * self.ow);
         let cin_g = self.in_c / self.groups;
-        let bp = b * p;
         let [kh, kw] = self.k;
         for ci in 0..cin_g {
             for ki in 0..kh {
-                let (ylo, yhi) = Self::valid(self.h, self.oh, self.stride[0], ki, self.pad[0]);
+                let rows = Self::valid(self.h, self.oh, self.stride[0], ki, self.pad[0]);
                 for kj in 0..kw {
-                    let (xlo, xhi) = Self::valid(self.w, self.ow, self.stride[1], kj, self.pad[1]);
-                    let row = &mut cols[((ci * kh + ki) * kw + kj) * bp..][..bp];
+                    let cols = Self::valid(self.w, self.ow, self.stride[1], kj, self.pad[1]);
                     for n in 0..b {
-                        let src = &x[(n * self.in_c + g * cin_g + ci) * hw..][..hw];
-                        let dst = &mut row[n * p..(n + 1) * p];
-                        for oy in 0..self.oh {
-                            let d = &mut dst[oy * self.ow..(oy + 1) * self.ow];
-                            if oy < ylo || oy >= yhi || xlo >= xhi {
-                                d.fill(0.0);
-                                continue;
-                            }
-                            let iy = oy * self.stride[0] + ki - self.pad[0];
-                            let srow = &src[iy * self.w..(iy + 1) * self.w];
-                            d[..xlo].fill(0.0);
-                            d[xhi..].fill(0.0);
-                            let sx = self.stride[1];
-                            for (ox, v) in d.iter_mut().enumerate().take(xhi).skip(xlo) {
-                                *v = srow[ox * sx + kj - self.pad[1]];
-                            }
-                        }
+                        f(Tap {
+                            col: (((ci * kh + ki) * kw + kj) * b + n) * p,
+                            plane: (n * self.in_c + g * cin_g + ci) * hw,
+                            k: [ki, kj],
+                            rows,
+                            cols,
+                        });
                     }
                 }
             }
         }
     }
 
+    /// Fills `cols` (`kdim x b*oh*ow`) with group `g`'s patches of the batch `x`.
+    fn im2col(&self, x: &[f32], b: usize, g: usize, cols: &mut [f32]) {
+        let (hw, p) = (self.h * self.w, self.oh * self.ow);
+        self.taps(b, g, |t| {
+            let src = &x[t.plane..][..hw];
+            let dst = &mut cols[t.col..][..p];
+            let ((ylo, yhi), (xlo, xhi)) = (t.rows, t.cols);
+            for oy in 0..self.oh {
+                let d = &mut dst[oy * self.ow..(oy + 1) * self.ow];
+                if oy < ylo || oy >= yhi || xlo >= xhi {
+                    d.fill(0.0);
+                    continue;
+                }
+                let iy = oy * self.stride[0] + t.k[0] - self.pad[0];
+                let srow = &src[iy * self.w..(iy + 1) * self.w];
+                d[..xlo].fill(0.0);
+                d[xhi..].fill(0.0);
+                let sx = self.stride[1];
+                for (ox, v) in d.iter_mut().enumerate().take(xhi).skip(xlo) {
+                    *v = srow[ox * sx + t.k[1] - self.pad[1]];
+                }
+            }
+        });
+    }
+
     /// Adds the columns `cols` of group `g` back onto `dx` (the adjoint of [`Self::im2col`]).
     fn col2im(&self, cols: &[f32], b: usize, g: usize, dx: &mut [f32]) {
         let (hw, p) = (self.h * self.w, self.oh * self.ow);
-        let cin_g = self.in_c / self.groups;
-        let bp = b * p;
-        let [kh, kw] = self.k;
-        for ci in 0..cin_g {
-            for ki in 0..kh {
-                let (ylo, yhi) = Self::valid(self.h, self.oh, self.stride[0], ki, self.pad[0]);
-                for kj in 0..kw {
-                    let (xlo, xhi) = Self::valid(self.w, self.ow, self.stride[1], kj, self.pad[1]);
-                    let row = &cols[((ci * kh + ki) * kw + kj) * bp..][..bp];
-                    for n in 0..b {
-                        let dst = &mut dx[(n * self.in_c + g * cin_g + ci) * hw..][..hw];
-                        let src = &row[n * p..(n + 1) * p];
-                        for oy in ylo..yhi {
-                            let iy = oy * self.stride[0] + ki - self.pad[0];
-                            let drow = &mut dst[iy * self.w..(iy + 1) * self.w];
-                            let s = &src[oy * self.ow..(oy + 1) * self.ow];
-                            for ox in xlo..xhi {
-                                drow[ox * self.stride[1] + kj - self.pad[1]] += s[ox];
-                            }
-                        }
-                    }
+        self.taps(b, g, |t| {
+            let dst = &mut dx[t.plane..][..hw];
+            let src = &cols[t.col..][..p];
+            let ((ylo, yhi), (xlo, xhi)) = (t.rows, t.cols);
+            for oy in ylo..yhi {
+                let iy = oy * self.stride[0] + t.k[0] - self.pad[0];
+                let drow = &mut dst[iy * self.w..(iy + 1) * self.w];
+                let s = &src[oy * self.ow..(oy + 1) * self.ow];
+                for ox in xlo..xhi {
+                    drow[ox * self.stride[1] + t.k[1] - self.pad[1]] += s[ox];
                 }
             }
-        }
+        });
     }
 
     /// `y = conv(x, w) + bias` for a batch of `b` samples (`y` is overwritten).

@@ -141,7 +141,7 @@ pub fn infer_input(
     }
     .ok_or_else(|| {
         Error::InvalidArgument(format!(
-            "cannot infer the image shape of {dim}-feature samples{}: give --input-shape C,H,W",
+            "cannot infer the image shape of {dim}-feature samples{}: give the input shape C,H,W",
             channels.map_or(String::new(), |c| format!(" with {c} channels"))
         ))
     })

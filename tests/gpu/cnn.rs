@@ -3,7 +3,7 @@
 //! and ResNet-10 training steps against the CPU backend (one test body, run on both); the
 //! penalty's conv-slice assembly against an f64 reference; device failures as typed errors.
 
-mod gpu_common;
+use crate::gpu_common;
 
 use gpu_common::{gpu, values};
 use std::path::{Path, PathBuf};
@@ -114,7 +114,7 @@ fn resnet10_checkpoint_logits_match_torch_on_device() {
 
 /// The 2,000-digit test loss and accuracy of VGG-BN and ResNet-10 on the device: minutes on
 /// lavapipe, so outside the default run; scripts/gpu_check.sh runs it on a real GPU
-/// (`cargo test --test gpu_cnn -- --include-ignored`).
+/// (`cargo test --test gpu cnn:: -- --include-ignored`).
 #[test]
 #[ignore = "minutes on a software GPU; run by scripts/gpu_check.sh"]
 fn vgg_resnet_test_loss_matches_torch_on_device() {

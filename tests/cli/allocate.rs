@@ -261,6 +261,38 @@ fn alphapruning_on_a_transformer_shaped_checkpoint() {
     assert_eq!(res.options["fit"], "peak");
     assert_eq!(res.options["precision"], "f32");
     assert_eq!(res.layers.len(), 9);
+
+    // Analyses AlphaPruning cannot use: the library names what is missing, the command line
+    // adds the analyze flag that provides it.
+    let refused = |analyze_args: &[&str], name: &str| {
+        let mut a = vec!["analyze", ckpt.as_str(), "-q", "--json", name];
+        a.extend_from_slice(analyze_args);
+        let (ok, _, err) = htdiag(&a);
+        assert!(ok, "{err}");
+        let (ok, _, err) = htdiag(&[
+            "allocate",
+            name,
+            "--method",
+            "alphapruning",
+            "--sparsity",
+            "0.7",
+        ]);
+        assert!(!ok);
+        err
+    };
+    let err = refused(&[], &p("clauset.json"));
+    assert!(
+        err.contains("with the peak fit") && err.contains("(analyse with --fit peak)"),
+        "{err}"
+    );
+    // up_proj (64 x 32) and down_proj exceed max_n 40: skipped, though AlphaPruning counts them.
+    let err = refused(&["--fit", "peak", "--max-n", "40"], &p("small.json"));
+    assert!(
+        err.contains("model.layers.0.up_proj.weight")
+            && err.contains("the alphapruning layer rules")
+            && err.contains("(analyse with --rules alphapruning)"),
+        "{err}"
+    );
 }
 
 #[test]

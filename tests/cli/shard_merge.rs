@@ -2,9 +2,7 @@
 //! whole and in 3 shards: the merge equals the single-machine result (same numbers, same CSV
 //! text, same JSON apart from timings), for 1 and several worker threads.
 
-#[path = "../examples/gen_llm.rs"]
-#[allow(dead_code)]
-mod gen_llm;
+use crate::gen_llm;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -147,8 +145,36 @@ fn merge_refuses_incomplete_or_mixed_parts() {
     std::fs::remove_file(victim).unwrap();
     let unfinished = merge(&[a.as_path(), b.as_path()]).unwrap_err().to_string();
     assert!(
-        unfinished.contains("unfinished") && unfinished.contains("--resume"),
+        unfinished.contains("unfinished") && unfinished.contains("resume that part"),
         "{unfinished}"
+    );
+    // The command line adds the flag that finishes the part.
+    let out = Command::new(env!("CARGO_BIN_EXE_htdiag"))
+        .arg("merge")
+        .args([&a, &b])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("resume that part")
+            && err.contains(&format!("finish {}", b.display()))
+            && err.contains("again with --resume"),
+        "{err}"
+    );
+    // A folder that holds an analysis is continued only with --resume.
+    let out = Command::new(env!("CARGO_BIN_EXE_htdiag"))
+        .arg("analyze")
+        .arg(&path)
+        .args(["-q", "--out"])
+        .arg(&a)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("already holds an analysis; resume it")
+            && err.contains("(pass --resume to continue it)"),
+        "{err}"
     );
 }
 

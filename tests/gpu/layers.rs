@@ -4,7 +4,7 @@
 //! windows), Linear, ReLU and the residual add; central finite differences of an f64 forward
 //! for batch norm's backward; mask properties for dropout. Small sizes: lavapipe in CI.
 
-mod gpu_common;
+use crate::gpu_common;
 
 use gpu_common::{gpu, max_rel, values};
 use htdiag::gpu::{Probe, ProbeResult};

@@ -2,10 +2,8 @@
 //! it with `--resume`: nothing already saved is recomputed, and the result equals an
 //! uninterrupted run's (same numbers apart from timings, same CSV text).
 
-mod common;
-#[path = "../examples/gen_llm.rs"]
-#[allow(dead_code)]
-mod gen_llm;
+use crate::common;
+use crate::gen_llm;
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;

@@ -87,7 +87,7 @@ fn lightning_checkpoint_uses_state_dict_and_says_so() {
     let note = ckpt.notes().join("\n");
     assert!(note.contains("key 'state_dict'"), "{note}");
     assert!(
-        note.contains("optimizer_states") && note.contains("--key"),
+        note.contains("optimizer_states") && note.contains("another key can be chosen"),
         "{note}"
     );
     // --key picks another dict; the value is the one written (0.5 everywhere).
@@ -171,6 +171,13 @@ fn cli_key_inspect_and_notes() {
         "{table}"
     );
     assert!(notes.contains("key 'ema'"), "{notes}");
+    assert!(!notes.contains("--key"), "{notes}");
+    // Without --key the library picks `state_dict`; the command line says how to pick another.
+    let (_, notes) = run(&["inspect", ckpt.to_str().unwrap()]);
+    assert!(
+        notes.contains("key 'state_dict'") && notes.contains("choose another dict with --key"),
+        "{notes}"
+    );
     let gguf = data("model.gguf");
     let (table, notes) = run(&["inspect", gguf.to_str().unwrap()]);
     assert!(

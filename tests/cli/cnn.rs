@@ -197,3 +197,48 @@ fn train_lenet5_then_regularize_it() {
     );
     assert!(rdir.join("regularized.safetensors").exists());
 }
+
+#[test]
+fn samples_of_no_square_shape_ask_for_input_shape() {
+    // 785 features: no square image of 1 or 3 channels.
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("d.safetensors");
+    let x = vec![0u8; 4 * 785 * 4];
+    let y = vec![0u8, 1, 2, 3];
+    let tensors = [
+        (
+            "x",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::F32, vec![4, 785], &x)
+                .unwrap(),
+        ),
+        (
+            "y",
+            safetensors::tensor::TensorView::new(safetensors::Dtype::U8, vec![4], &y).unwrap(),
+        ),
+    ];
+    safetensors::serialize_to_file(tensors, None, &data).unwrap();
+    let ck = cnn("lenet5-s0.safetensors");
+    let (d, c) = (data.to_str().unwrap(), ck.to_str().unwrap());
+    let out = dir.path().join("m.safetensors");
+    let out = out.to_str().unwrap();
+    for args in [
+        vec![
+            "train", "--arch", "lenet5", "--data", d, "--epochs", "1", "--out", out,
+        ],
+        vec![
+            "evaluate", c, "--arch", "lenet5", "--data", d, "--device", "cpu",
+        ],
+    ] {
+        let run = Command::new(env!("CARGO_BIN_EXE_htdiag"))
+            .args(&args)
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&run.stderr);
+        assert!(!run.status.success(), "{args:?}");
+        assert!(
+            err.contains("cannot infer the image shape of 785-feature samples")
+                && err.contains("(--input-shape C,H,W)"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -2,7 +2,7 @@
 //! through the fuzz target's property (`fuzz/check.rs`), so a fresh clone re-checks them with
 //! plain `cargo test`, without nightly or libFuzzer.
 
-#[path = "../fuzz/check.rs"]
+#[path = "../../fuzz/check.rs"]
 mod check;
 
 use std::path::Path;

@@ -108,7 +108,7 @@ fn refusals_name_the_first_mismatch() {
         .load(&fixture("lenet5-s0.safetensors"), 785, None)
         .unwrap_err()
         .to_string();
-    assert!(e.contains("--input-shape"), "{e}");
+    assert!(e.contains("give the input shape C,H,W"), "{e}");
 }
 
 #[test]

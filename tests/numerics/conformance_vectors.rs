@@ -13,7 +13,7 @@ use serde_json::Value;
 const TOL: f64 = 1e-6;
 
 fn vectors() -> Value {
-    let text = include_str!("data/weightwatcher-0.7.6-vectors.json");
+    let text = include_str!("../data/weightwatcher-0.7.6-vectors.json");
     serde_json::from_str(text).expect("vectors parse")
 }
 

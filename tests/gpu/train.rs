@@ -2,8 +2,8 @@
 //! on 2,000 MNIST digits. Runs on any wgpu adapter, software ones included (Mesa lavapipe in
 //! CI). Without any adapter the tests say so and pass, unless HTDIAG_REQUIRE_GPU=1.
 
-mod gpu_common;
-mod penalty_common;
+use crate::gpu_common;
+use crate::penalty_common;
 
 use gpu_common::gpu;
 use htdiag::gpu::GpuBackend;

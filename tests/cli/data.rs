@@ -2,7 +2,7 @@
 //! CIFAR's format) trains with its own test batch as the test set, normalised per channel;
 //! bad flags give clear errors.
 
-mod common;
+use crate::common;
 
 use common::{htdiag, write_cifar10};
 
