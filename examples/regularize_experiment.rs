@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]
-//!     [MODEL] [ONLY] [--sweep N] [--max-lag K]
+//!     [MODEL] [ONLY] [--sweep N] [--max-lag K] [--hold]
 //! ```
 //!
 //! Defaults: /work/shared/data/mnist10k.safetensors, 15 epochs, 3 seeds, spectrum refresh
@@ -15,7 +15,8 @@
 //! comma-separated words, runs only the regularizations whose name contains one of them.
 //!
 //! `--max-lag K` bounds how many steps a spectrum may lag behind the weights (the trainer's
-//! default: 0 with a numeric EVERY, the interval with `auto`).
+//! default: 0 with a numeric EVERY, the interval with `auto`). `--hold`: the backend forms the
+//! penalty product once per refresh and holds it (`--hold-penalty-gradient`).
 //!
 //! `--sweep N` chooses each regularization's coefficient first: N epochs, seed 0, training on
 //! rows 0-6999 and scoring on rows 7000-7999 (never the test rows), over the grid listed in
@@ -102,16 +103,20 @@ struct Settings {
     only: Vec<String>,
     sweep: usize,
     max_lag: Option<usize>,
+    hold: bool,
 }
 
 fn settings() -> Result<Settings, Boxed> {
     let mut pos = Vec::new();
     let mut sweep = 0;
     let mut max_lag = None;
+    let mut hold = false;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--sweep" {
             sweep = args.next().ok_or("--sweep needs an epoch count")?.parse()?;
+        } else if a == "--hold" {
+            hold = true;
         } else if a == "--max-lag" {
             max_lag = Some(args.next().ok_or("--max-lag needs a step count")?.parse()?);
         } else {
@@ -128,6 +133,7 @@ fn settings() -> Result<Settings, Boxed> {
         only: get(5).map_or(Vec::new(), |s| s.split(',').map(String::from).collect()),
         sweep,
         max_lag,
+        hold,
     })
 }
 
@@ -148,7 +154,7 @@ impl Settings {
             refresh: RefreshPolicy {
                 every: self.every,
                 max_lag: self.max_lag,
-                ..RefreshPolicy::default()
+                hold: self.hold,
             },
             ..TrainConfig::default()
         }
