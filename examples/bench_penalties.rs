@@ -9,11 +9,12 @@
 //!    spectral norm, Frechet), with the largest eigenvalue error of each route.
 //!
 //! `cargo run --release --example bench_penalties -- [--device cpu|lavapipe] [--every auto|N]
-//!  [--epochs E] [--samples N] [--data FILE] [--solvers] [--only a,b] [--hold] [--threads T]
-//!  [--model mlp|lenet5]`
+//!  [--epochs E] [--samples N] [--data FILE] [--solvers] [--only a,b] [--hold|--current]
+//!  [--threads T] [--model mlp|lenet5]`
 //!  (`--samples`: the first N training rows only, for slow devices such as lavapipe;
 //!  `--only`: penalties whose name contains one of the words; `--hold`: the backend holds the
-//!  penalty product between refreshes; `--threads`: OpenBLAS threads, default 1).
+//!  penalty product between refreshes, `--current`: it forms the product with the current
+//!  weights at every step, neither: the default policy; `--threads`: OpenBLAS threads, default 1).
 //!
 //! Besides wall time it prints the ratio of the training thread's CPU time (whole run, from
 //! `/proc/thread-self/stat`; with one OpenBLAS thread every product runs on it), which leaves
@@ -59,7 +60,7 @@ struct Opts {
     solvers: bool,
     samples: Option<usize>,
     only: Vec<String>,
-    hold: bool,
+    hold: Option<bool>,
     threads: usize,
     lenet: bool,
 }
@@ -73,7 +74,7 @@ fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
         solvers: false,
         samples: None,
         only: Vec::new(),
-        hold: false,
+        hold: None,
         threads: 1,
         lenet: false,
     };
@@ -91,7 +92,8 @@ fn opts() -> Result<Opts, Box<dyn std::error::Error>> {
             "--epochs" => o.epochs = val()?.parse()?,
             "--data" => o.data = val()?.into(),
             "--solvers" => o.solvers = true,
-            "--hold" => o.hold = true,
+            "--hold" => o.hold = Some(true),
+            "--current" => o.hold = Some(false),
             "--threads" => o.threads = val()?.parse()?,
             "--model" => {
                 o.lenet = match val()?.as_str() {
@@ -179,14 +181,19 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     );
     println!(
         "plain: median step {:.2} ms, training thread {base_cpu:.2} CPU s, process \
-         {base_proc:.2} CPU s (hold: {}, cores: {})",
+         {base_proc:.2} CPU s (penalty product: {}, cores: {})",
         1e3 * base,
-        o.hold,
+        match o.hold {
+            None => "default policy",
+            Some(true) => "held",
+            Some(false) => "current weights",
+        },
         std::thread::available_parallelism().map_or(1, |c| c.get())
     );
     println!(
-        "{:<16} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7} {:>10} {:>22}",
+        "{:<16} {:>5} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7} {:>10} {:>22}",
         "penalty",
+        "held",
         "median ms",
         "ratio",
         "mean",
@@ -229,8 +236,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         let ks: Vec<usize> = f.intervals.iter().map(|s| s.interval).collect();
         println!(
-            "{:<16} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>8.2}x {:>9} {:>7} {:>10} {:>22}",
+            "{:<16} {:>5} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>8.2}x {:>9} {:>7} {:>10} {:>22}",
             reg.penalty.name(),
+            if f.held { "yes" } else { "no" },
             1e3 * h.median_step_seconds,
             h.median_step_seconds / base,
             h.seconds_per_step / plain.history.seconds_per_step,

@@ -6,7 +6,7 @@
 //!
 //! ```text
 //! cargo run --release --example regularize_experiment -- [DATA] [EPOCHS] [SEEDS] [EVERY]
-//!     [MODEL] [ONLY] [--sweep N] [--max-lag K] [--hold]
+//!     [MODEL] [ONLY] [--sweep N] [--max-lag K] [--hold | --current]
 //! ```
 //!
 //! Defaults: /work/shared/data/mnist10k.safetensors, 15 epochs, 3 seeds, spectrum refresh
@@ -16,7 +16,8 @@
 //!
 //! `--max-lag K` bounds how many steps a spectrum may lag behind the weights (the trainer's
 //! default: 0 with a numeric EVERY, the interval with `auto`). `--hold`: the backend forms the
-//! penalty product once per refresh and holds it (`--hold-penalty-gradient`).
+//! penalty product once per refresh and holds it (`--hold-penalty-gradient`); `--current`: with
+//! the current weights at every step; neither: the trainer's default (`RefreshPolicy::holds`).
 //!
 //! `--sweep N` chooses each regularization's coefficient first: N epochs, seed 0, training on
 //! rows 0-6999 and scoring on rows 7000-7999 (never the test rows), over the grid listed in
@@ -103,20 +104,22 @@ struct Settings {
     only: Vec<String>,
     sweep: usize,
     max_lag: Option<usize>,
-    hold: bool,
+    hold: Option<bool>,
 }
 
 fn settings() -> Result<Settings, Boxed> {
     let mut pos = Vec::new();
     let mut sweep = 0;
     let mut max_lag = None;
-    let mut hold = false;
+    let mut hold = None;
     let mut args = std::env::args().skip(1);
     while let Some(a) = args.next() {
         if a == "--sweep" {
             sweep = args.next().ok_or("--sweep needs an epoch count")?.parse()?;
         } else if a == "--hold" {
-            hold = true;
+            hold = Some(true);
+        } else if a == "--current" {
+            hold = Some(false);
         } else if a == "--max-lag" {
             max_lag = Some(args.next().ok_or("--max-lag needs a step count")?.parse()?);
         } else {

@@ -73,7 +73,7 @@ fn cfg(every: usize, max_lag: usize) -> TrainConfig {
         refresh: RefreshPolicy {
             every: SpectrumEvery::Steps(every),
             max_lag: Some(max_lag),
-            hold: false,
+            hold: Some(false),
         },
         ..TrainConfig::default()
     }
@@ -140,7 +140,7 @@ fn lag_zero_is_the_synchronous_path_bit_for_bit() {
     // With a refresh at every step, a held product is the current one.
     for (every, hold) in [(1, false), (3, false), (1, true)] {
         let mut c = cfg(every, 0);
-        c.refresh.hold = hold;
+        c.refresh.hold = Some(hold);
         let mut a = cpu(&model, &d, 0.9);
         let mut lp = LayerPenalties::new(reg()).unwrap();
         let hist = train(&mut a, &shapes, N, false, &c, Some(&mut lp), &mut |_| {}).unwrap();
@@ -609,5 +609,38 @@ fn conv_slice_penalty_moves_every_slice_by_the_reference_gradient() {
                 reg.penalty.name()
             );
         }
+    }
+}
+
+/// The default policy holds the penalty product exactly where it is full-rank (weighted alpha,
+/// the power-law prior) and the interval automatic; an explicit setting wins; the run records
+/// what it did.
+#[test]
+fn default_policy_holds_only_full_rank_products_under_auto() {
+    let _g = THREADS.lock().unwrap_or_else(|e| e.into_inner());
+    let (model, d, shapes) = setup();
+    let stable = Regularizer::new(Penalty::StableRank(StableRankParams::default()), 0.05);
+    let policy = |every, hold| RefreshPolicy {
+        every,
+        max_lag: None,
+        hold,
+    };
+    for (r, every, hold, want) in [
+        (reg(), SpectrumEvery::Auto, None, true),
+        (stable, SpectrumEvery::Auto, None, false),
+        (reg(), SpectrumEvery::Steps(2), None, false),
+        (reg(), SpectrumEvery::Auto, Some(false), false),
+        (stable, SpectrumEvery::Steps(2), Some(true), true),
+    ] {
+        let c = TrainConfig {
+            refresh: policy(every, hold),
+            ..cfg(1, 0)
+        };
+        let mut lp = LayerPenalties::new(r).unwrap();
+        assert_eq!(c.refresh.holds(lp.full_rank_product()), want);
+        let mut b = cpu(&model, &d, 0.9);
+        let h = train(&mut b, &shapes, N, false, &c, Some(&mut lp), &mut |_| {}).unwrap();
+        let held = h.refresh.unwrap().held;
+        assert_eq!(held, want, "{:?} {every:?} {hold:?}", r.penalty.name());
     }
 }

@@ -433,7 +433,10 @@ impl Backend for GpuBackend {
             .penalties
             .iter()
             .flat_map(|pe| {
-                std::iter::once(&pe.matrix.step).chain(pe.slices.iter().flat_map(|sp| &sp.step))
+                pe.matrix
+                    .steps()
+                    .into_iter()
+                    .chain(pe.slices.iter().flat_map(|sp| &sp.step))
             })
             .collect();
         let gather = match s.augmented {

@@ -2,7 +2,8 @@
 //! At a refresh the host sends eigenvectors V and weights g; the device forms
 //! M = V diag(g) V^T once (penalty_scale.wgsl, then matmul.wgsl), and every step adds
 //! `c W M` (Gram matrix W^T W, "Right") or `c M W` ("Left") to the weight gradient with the
-//! CURRENT weights. A convolution weight is penalised either as one matrix
+//! CURRENT weights; a held spectrum (`--hold-penalty-gradient`) forms that product once, with
+//! the weights the next step starts from, and adds it at every step until the next one. A convolution weight is penalised either as one matrix
 //! `out x (in kh kw)` (its memory as stored, [`MatrixPenalty`]) or slice by slice,
 //! `W[:, :, i, j]` (out x in), gathered, multiplied in one batched product and scattered back
 //! ([`SlicesPenalty`], conv_slices.wgsl).
@@ -111,8 +112,13 @@ impl Assembly {
 /// Penalty on a weight seen as one `out x inp` matrix (Linear, or a flattened convolution).
 pub struct MatrixPenalty {
     asm: Assembly,
-    /// `grad += W M` or `M W` (disabled until a spectrum is set).
+    /// `grad += W M` or `M W` with the current weights (disabled until a spectrum is set).
     pub step: Dispatch,
+    /// With [`PenaltySpectrum::hold`]: `P = W M` (or `M W`) formed once when the spectrum is
+    /// set, from the weights the next step starts with, ...
+    form_held: Dispatch,
+    /// ... and `grad += P` at every step until the next spectrum (elementwise.wgsl mode 3).
+    pub add_held: Dispatch,
 }
 
 impl MatrixPenalty {
@@ -126,22 +132,56 @@ impl MatrixPenalty {
     ) -> MatrixPenalty {
         let (asm, m) = Assembly::new(rec, out, inp, 1);
         let (o, i) = (out as u32, inp as u32);
-        let mut step = match asm.side {
-            GramSide::Right => rec.matmul(w, &m, gw, move |_| Mm::single(o, i, i, 0, 1.0)),
-            GramSide::Left => rec.matmul(&m, w, gw, move |_| Mm::single(o, i, o, 0, 1.0)),
+        let product = |into: &wgpu::Buffer, beta: f32| match asm.side {
+            GramSide::Right => rec.matmul(w, &m, into, move |_| Mm::single(o, i, i, 0, beta)),
+            GramSide::Left => rec.matmul(&m, w, into, move |_| Mm::single(o, i, o, 0, beta)),
         };
+        let held = storage(&rec.ctx.device, "pen_held", out * inp);
+        let mut step = product(gw, 1.0);
+        let form_held = product(&held, 0.0);
+        let total = out * inp;
+        let mut add_held = rec.elems(
+            Kernel::Elementwise,
+            &[&held, &held, gw],
+            move |_| total,
+            move |_| vec![total as u32, 3, 1, 0, 0, 0, 0, 0],
+        );
         step.enabled = false;
-        MatrixPenalty { asm, step }
+        add_held.enabled = false;
+        MatrixPenalty {
+            asm,
+            step,
+            form_held,
+            add_held,
+        }
     }
 
-    /// Sets (or clears) the spectrum.
+    /// Sets (or clears) the spectrum; a held one forms its product here.
     pub fn set(&mut self, rec: &Recorder, ps: Option<&PenaltySpectrum>, what: &str) -> Result<()> {
+        let hold = ps.is_some_and(|ps| ps.hold);
         if let Some(ps) = ps {
             self.asm.upload(rec, &[Some(ps)], what)?;
-            self.step.write(rec.ctx, 0);
+            if hold {
+                self.form_held.write(rec.ctx, 0);
+                self.add_held.write(rec.ctx, 0);
+                super::dispatch::run(
+                    rec.ctx,
+                    rec.pipes,
+                    &[std::slice::from_ref(&self.form_held)],
+                    0,
+                )?;
+            } else {
+                self.step.write(rec.ctx, 0);
+            }
         }
-        self.step.enabled = ps.is_some();
+        self.step.enabled = ps.is_some() && !hold;
+        self.add_held.enabled = hold;
         Ok(())
+    }
+
+    /// The dispatch a training step runs (at most one of the two is enabled).
+    pub fn steps(&self) -> [&Dispatch; 2] {
+        [&self.step, &self.add_held]
     }
 }
 

@@ -22,6 +22,12 @@ pub trait SpectralPenalty: Send + Sync {
     fn spectral(&self, layer: usize, eigenvalues: &[f64], epoch: usize) -> Result<(f64, Vec<f64>)>;
     /// The weight `mu_e` at epoch `epoch` after any decay; 0 switches the penalty off.
     fn weight(&self, epoch: usize) -> f64;
+    /// Whether the coefficients span half the spectrum (weighted alpha, the power-law prior),
+    /// so that the per-step product `2 W V diag(g) V^T` is full-rank, not rank one plus a
+    /// multiple of the identity ([`super::refresh::RefreshPolicy::holds`]).
+    fn full_rank_product(&self) -> bool {
+        false
+    }
     /// Whether layer `layer`'s coefficients depend only on `lambda_max` and `||W||_F^2`
     /// (then a refresh needs the top singular pair, not the decomposition).
     fn top_only(&self, _layer: usize) -> bool {
@@ -73,6 +79,14 @@ impl SpectralPenalty for LayerPenalties {
             "{} (mu = {})",
             self.regularizer.penalty.name(),
             self.regularizer.mu
+        )
+    }
+
+    fn full_rank_product(&self) -> bool {
+        use crate::regularize::Penalty;
+        matches!(
+            self.regularizer.penalty,
+            Penalty::WeightedAlpha(_) | Penalty::PowerLawPrior(_)
         )
     }
 

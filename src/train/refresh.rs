@@ -97,9 +97,24 @@ pub struct RefreshPolicy {
     pub max_lag: Option<usize>,
     /// Let the backend hold the product `2 W M` from the first step after each hand-over
     /// until the next ([`super::backend::PenaltySpectrum::hold`]) instead of forming it with
-    /// the current `W` at every step.
+    /// the current `W` at every step. `None`: [`RefreshPolicy::holds`] decides.
     #[serde(default)]
-    pub hold: bool,
+    pub hold: Option<bool>,
+}
+
+impl RefreshPolicy {
+    /// Whether the product is held for a penalty whose product is full-rank or not
+    /// ([`super::penalty::SpectralPenalty::full_rank_product`]): as set, else held exactly
+    /// for a full-rank product under the automatic interval. That product (weighted alpha,
+    /// the power-law prior: half the spectrum) costs `n out inp` multiply-adds per step, more
+    /// than a plain step of the 784-300-100-10 MLP; held, the penalised step costs what a
+    /// plain one does, and 15-epoch runs end at the exact-every-step accuracy within seed
+    /// noise (README, "Same results as the exact-every-step penalty?"). A low-rank product is
+    /// cheap and keeps the current weights.
+    pub fn holds(&self, full_rank_product: bool) -> bool {
+        self.hold
+            .unwrap_or(full_rank_product && matches!(self.every, SpectrumEvery::Auto))
+    }
 }
 
 impl From<usize> for RefreshPolicy {
@@ -108,7 +123,7 @@ impl From<usize> for RefreshPolicy {
         RefreshPolicy {
             every: SpectrumEvery::Steps(every.max(1)),
             max_lag: None,
-            hold: false,
+            hold: None,
         }
     }
 }
@@ -152,6 +167,10 @@ pub struct RefreshRecord {
     /// Training-thread seconds spent waiting for the worker (lag bound reached, first
     /// refresh, or a synchronous policy).
     pub wait_seconds: f64,
+    /// Whether the backend held the penalty product between hand-overs
+    /// ([`RefreshPolicy::holds`]).
+    #[serde(default)]
+    pub held: bool,
 }
 
 /// A running mean that follows drifts (exponentially weighted).
@@ -192,9 +211,15 @@ pub struct Refresher {
 
 impl Refresher {
     /// A refresher talking to a worker through `link`; penalty layer `l` is the backend's
-    /// penalised weight `weights[l].0`, in the slice view when `weights[l].1`.
+    /// penalised weight `weights[l].0`, in the slice view when `weights[l].1`. The backend
+    /// holds the penalty product when `policy.hold` is `Some(true)` (resolve `None` with
+    /// [`RefreshPolicy::holds`] first).
     pub fn new(policy: RefreshPolicy, link: WorkerLink, weights: Vec<(usize, bool)>) -> Self {
         Refresher {
+            record: RefreshRecord {
+                held: policy.hold == Some(true),
+                ..RefreshRecord::default()
+            },
             policy,
             link,
             weights,
@@ -203,7 +228,6 @@ impl Refresher {
             last_mu: None,
             step_secs: Ema::default(),
             refresh_secs: Ema::default(),
-            record: RefreshRecord::default(),
             lag_sum: 0.0,
             layer_sum: Vec::new(),
             epoch_secs: 0.0,
@@ -314,12 +338,12 @@ impl Refresher {
         self.layer_sum.resize(layers.len(), 0.0);
         for (l, mut r) in layers.into_iter().enumerate() {
             if let Some(s) = r.spectrum.as_mut() {
-                s.hold = self.policy.hold;
+                s.hold = self.policy.hold == Some(true);
             }
             let (w, sliced) = self.weights[l];
             if sliced {
                 for sp in r.slices.iter_mut() {
-                    sp.spectrum.hold = self.policy.hold;
+                    sp.spectrum.hold = self.policy.hold == Some(true);
                 }
                 backend.set_slice_penalties(w, &r.slices)?;
             } else {
@@ -391,7 +415,7 @@ mod tests {
         let p = RefreshPolicy {
             every: SpectrumEvery::Steps(3),
             max_lag: Some(2),
-            hold: false,
+            hold: Some(false),
         };
         let j = serde_json::to_string(&p).unwrap();
         assert_eq!(j, r#"{"every":3,"max_lag":2,"hold":false}"#);

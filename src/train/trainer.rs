@@ -199,7 +199,11 @@ pub fn train_targets(
     }
     let p: &dyn SpectralPenalty = &*p;
     with_worker(p, &views, |link| {
-        let mut r = Refresher::new(cfg.refresh, link, weights);
+        let policy = RefreshPolicy {
+            hold: Some(cfg.refresh.holds(p.full_rank_product())),
+            ..cfg.refresh
+        };
+        let mut r = Refresher::new(policy, link, weights);
         let mut hist = run_steps(backend, n_train, has_test, cfg, Some((p, &mut r)), on)?;
         hist.refresh = Some(r.finish());
         Ok(hist)

@@ -252,3 +252,82 @@ fn device_penalty_gradients_match_cpu_reference() {
         });
     }
 }
+
+/// The held penalty product (`--hold-penalty-gradient`) on the device: formed once from the
+/// weights the first step starts with and added unchanged at later steps, as the CPU backend
+/// does. Three SGD steps with momentum and a half-spectrum penalty (weighted alpha's shape,
+/// the full-rank product) end at the CPU backend's weights, and away from those of the
+/// current-weights product.
+#[test]
+fn held_penalty_product_on_device_matches_cpu() {
+    let Some(_) = gpu() else { return };
+    let d = data().head(192);
+    let model = Mlp::init(&[784, 40, 24, 10], 5).unwrap();
+    let opt = Optimizer::Sgd { momentum: 0.9 };
+    let spectra: Vec<PenaltySpectrum> = model
+        .layers
+        .iter()
+        .map(|layer| {
+            let lin = layer.as_linear();
+            let dec = htdiag::train::spectral::decompose_f32(&lin.weight, lin.out_dim, lin.in_dim)
+                .unwrap();
+            let g: Vec<f64> = (0..dec.n)
+                .map(|i| {
+                    if i >= dec.n / 2 {
+                        4.0 / (1.0 + dec.evals[i])
+                    } else {
+                        0.0
+                    }
+                })
+                .collect();
+            htdiag::train::spectral::penalty_spectrum(&dec, &g, 2.0)
+        })
+        .collect();
+    let run = |backend: &mut dyn Backend, hold: bool| -> Vec<Vec<f32>> {
+        for (l, s) in spectra.iter().enumerate() {
+            let ps = PenaltySpectrum { hold, ..s.clone() };
+            backend.set_penalty(l, Some(&ps)).unwrap();
+        }
+        for t in 0..3u32 {
+            let batch: Vec<u32> = (64 * t..64 * (t + 1)).collect();
+            let p = StepParams {
+                lr: 0.05,
+                weight_decay: 0.0,
+                t: t as u64 + 1,
+                epoch: 0,
+            };
+            backend.train_step(&batch, t as usize, &p).unwrap();
+        }
+        (0..spectra.len())
+            .map(|l| backend.read_weight(l).unwrap())
+            .collect()
+    };
+    let net = Net::from_mlp(&model);
+    let gpu_backend =
+        || GpuBackend::new(gpu().unwrap(), &net, d.clone(), None, opt, 64, 0).unwrap();
+    let held_gpu = run(&mut gpu_backend(), true);
+    let current_gpu = run(&mut gpu_backend(), false);
+    let mut cpu = CpuBackend::new(&model, d.clone(), None, opt, 64).unwrap();
+    let held_cpu = run(&mut cpu, true);
+    let max_diff = |a: &[Vec<f32>], b: &[Vec<f32>]| {
+        a.iter()
+            .flatten()
+            .zip(b.iter().flatten())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0f32, f32::max)
+    };
+    let scale = held_cpu
+        .iter()
+        .flatten()
+        .fold(0.0f32, |m, x| m.max(x.abs()));
+    let agree = max_diff(&held_gpu, &held_cpu);
+    let apart = max_diff(&held_gpu, &current_gpu);
+    assert!(
+        agree < 1e-5 * scale.max(1.0) + 1e-6,
+        "device {agree}, scale {scale}"
+    );
+    assert!(
+        apart > 100.0 * agree.max(1e-7),
+        "held and current products: {apart} vs {agree}"
+    );
+}

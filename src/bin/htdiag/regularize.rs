@@ -76,10 +76,12 @@ pub struct Args {
     #[arg(long)]
     pub max_lag: Option<usize>,
     /// Form the penalty product 2 W V diag(g) V^T once per spectrum refresh (with the weights
-    /// of the step that first uses it) instead of with the current weights at every step:
-    /// cheaper on the CPU, the product then lags like the spectrum.
-    #[arg(long)]
-    pub hold_penalty_gradient: bool,
+    /// of the step that first uses it) instead of with the current weights at every step: the
+    /// product then lags like the spectrum. Default: held for weighted-alpha and
+    /// power-law-prior (whose product is full-rank and would cost about a plain step) under
+    /// --spectrum-every auto, current weights otherwise; =false keeps the current weights.
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub hold_penalty_gradient: Option<bool>,
     /// Output folder (checkpoints, JSON, report pages); must be new or empty unless --force.
     #[arg(long, short, default_value = "regularize-out")]
     pub out_dir: PathBuf,
