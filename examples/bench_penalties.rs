@@ -16,7 +16,8 @@
 //!  penalty product between refreshes, `--current`: it forms the product with the current
 //!  weights at every step, neither: the default policy; `--threads`: OpenBLAS threads, default 1).
 //!
-//! Besides wall time it prints the ratio of the training thread's CPU time (whole run, from
+//! Each penalised run is compared with a plain run made just before it (same process), so a
+//! change of the machine's load between runs moves both. Besides wall time it prints the ratio of the training thread's CPU time (whole run, from
 //! `/proc/thread-self/stat`; with one OpenBLAS thread every product runs on it), which leaves
 //! out the time spent waiting for a core on a shared machine, and of the whole process (every
 //! thread: the refresh worker and the thread that forms full-rank penalty products beside the
@@ -34,7 +35,9 @@ use htdiag::regularize::{
 };
 use htdiag::train::experiment::run_one;
 use htdiag::train::net::Arch;
-use htdiag::train::{Dataset, DeviceChoice, Mlp, Net, RefreshPolicy, SpectrumEvery, TrainConfig};
+use htdiag::train::{
+    Dataset, DeviceChoice, History, Mlp, Net, RefreshPolicy, SpectrumEvery, TrainConfig,
+};
 
 fn penalties() -> Vec<Regularizer> {
     vec![
@@ -157,32 +160,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         },
         ..TrainConfig::default()
     };
-    let (c0, p0) = (thread_cpu(), process_cpu());
-    let plain = run_one(
-        "plain",
-        o.device,
-        &model,
-        &tr,
-        &te,
-        &cfg,
-        None,
-        false,
-        &mut |_| {},
-    )?
-    .1;
-    let (base_cpu, base_proc) = (thread_cpu() - c0, process_cpu() - p0);
-    let base = plain.history.median_step_seconds;
+    // One run with its thread and process CPU seconds.
+    let measure = |reg: Option<Regularizer>| -> htdiag::Result<(History, f64, f64)> {
+        let (c0, p0) = (thread_cpu(), process_cpu());
+        let run = run_one("run", o.device, &model, &tr, &te, &cfg, reg, false, &mut |_| {})?.1;
+        Ok((run.history, thread_cpu() - c0, process_cpu() - p0))
+    };
+    // Every penalised run is compared with a plain run made just before it, so that a
+    // change of the machine's load between runs moves both.
+    let (first, _, _) = measure(None)?;
     println!(
-        "{} samples, {} epoch(s), device {}, --spectrum-every {}",
+        "{} samples, {} epoch(s), device {}, --spectrum-every {}, penalty product: {}, cores: {}",
         tr.len(),
         o.epochs,
-        plain.history.backend,
-        o.every
-    );
-    println!(
-        "plain: median step {:.2} ms, training thread {base_cpu:.2} CPU s, process \
-         {base_proc:.2} CPU s (penalty product: {}, cores: {})",
-        1e3 * base,
+        first.backend,
+        o.every,
         match o.hold {
             None => "default policy",
             Some(true) => "held",
@@ -191,9 +183,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::available_parallelism().map_or(1, |c| c.get())
     );
     println!(
-        "{:<16} {:>5} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7} {:>10} {:>22}",
+        "{:<16} {:>5} {:>8} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7} {:>10} {:>22}",
         "penalty",
         "held",
+        "plain ms",
         "median ms",
         "ratio",
         "mean",
@@ -213,21 +206,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         {
             continue;
         }
-        let (c0, p0) = (thread_cpu(), process_cpu());
-        let run = run_one(
-            "penalised",
-            o.device,
-            &model,
-            &tr,
-            &te,
-            &cfg,
-            Some(reg),
-            false,
-            &mut |_| {},
-        )?
-        .1;
-        let (cpu, proc) = (thread_cpu() - c0, process_cpu() - p0);
-        let h = &run.history;
+        let (plain, base_cpu, base_proc) = measure(None)?;
+        let (h, cpu, proc) = measure(Some(reg))?;
         let f = h.refresh.clone().unwrap_or_default();
         let layers: Vec<String> = f
             .layer_seconds
@@ -236,12 +216,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         let ks: Vec<usize> = f.intervals.iter().map(|s| s.interval).collect();
         println!(
-            "{:<16} {:>5} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>8.2}x {:>9} {:>7} {:>10} {:>22}",
+            "{:<16} {:>5} {:>8.2} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>8.2}x {:>9} {:>7} {:>10} {:>22}",
             reg.penalty.name(),
             if f.held { "yes" } else { "no" },
+            1e3 * plain.median_step_seconds,
             1e3 * h.median_step_seconds,
-            h.median_step_seconds / base,
-            h.seconds_per_step / plain.history.seconds_per_step,
+            h.median_step_seconds / plain.median_step_seconds,
+            h.seconds_per_step / plain.seconds_per_step,
             cpu / base_cpu,
             proc / base_proc,
             f.refreshes,
