@@ -435,7 +435,6 @@ impl Backend for GpuBackend {
             .flat_map(|pe| {
                 pe.matrix
                     .steps()
-                    .into_iter()
                     .chain(pe.slices.iter().flat_map(|sp| &sp.step))
             })
             .collect();

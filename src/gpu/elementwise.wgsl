@@ -7,6 +7,7 @@
 //   mode 3  gradient pass-on:    out (+)= a                    (both inputs of an add)
 //   mode 4  dropout forward:     out = a * keep_i / (1 - p)
 //   mode 5  dropout backward:    out (+)= a * keep_i / (1 - p)
+//   mode 6  scaled pass-on:      out (+)= a * b[0]             (b: one scale, set on the device)
 // Dropout keeps element i when pcg(i + pcg(seed)) >= threshold = p * 2^32, with `pcg` the
 // PCG-RXS-M-XS hash of Jarzynski & Olano (JCGT 2020) and `seed` a fresh u32 per step
 // (htdiag::train::dropout::keep is the same function on the host).
@@ -56,6 +57,9 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>, @builtin(num_workgroups) 
         }
         case 4u, 5u: {
             v = a[i] * keep(i);
+        }
+        case 6u: {
+            v = a[i] * b[0];
         }
         default: {
             v = a[i];

@@ -13,6 +13,7 @@ use super::graph::storage;
 use super::kernels::Kernel;
 use crate::error::{Error, Result};
 use crate::train::backend::{GramSide, PenaltySpectrum, SlicePenalty};
+use crate::train::spectral::split_shared;
 
 /// Side and order of the Gram matrix of an `out x inp` matrix: the smaller side (the rule of
 /// [`crate::train::spectral`]).
@@ -112,13 +113,21 @@ impl Assembly {
 /// Penalty on a weight seen as one `out x inp` matrix (Linear, or a flattened convolution).
 pub struct MatrixPenalty {
     asm: Assembly,
+    side: GramSide,
     /// `grad += W M` or `M W` with the current weights (disabled until a spectrum is set).
     pub step: Dispatch,
     /// With [`PenaltySpectrum::hold`]: `P = W M` (or `M W`) formed once when the spectrum is
     /// set, from the weights the next step starts with, ...
     form_held: Dispatch,
     /// ... and `grad += P` at every step until the next spectrum (elementwise.wgsl mode 3).
-    pub add_held: Dispatch,
+    add_held: Dispatch,
+    /// `M = c I + a v v^T` (spectral norm, Frechet, stable rank, weight decay) in rank one,
+    /// as the CPU backend does: `t = v^T W` (or `W v`), `grad += u t` (or `t u^T`) with
+    /// `u = coef a v`, `grad += coef c W` (elementwise.wgsl mode 6): `3 out inp`
+    /// multiply-adds instead of `n out inp`.
+    low: [Dispatch; 3],
+    /// `v`, `u` and the scale `coef c` of the rank-one route.
+    low_bufs: [wgpu::Buffer; 3],
 }
 
 impl MatrixPenalty {
@@ -136,52 +145,117 @@ impl MatrixPenalty {
             GramSide::Right => rec.matmul(w, &m, into, move |_| Mm::single(o, i, i, 0, beta)),
             GramSide::Left => rec.matmul(&m, w, into, move |_| Mm::single(o, i, o, 0, beta)),
         };
-        let held = storage(&rec.ctx.device, "pen_held", out * inp);
-        let mut step = product(gw, 1.0);
+        let dev = &rec.ctx.device;
+        let held = storage(dev, "pen_held", out * inp);
+        let step = product(gw, 1.0);
         let form_held = product(&held, 0.0);
         let total = out * inp;
-        let mut add_held = rec.elems(
-            Kernel::Elementwise,
-            &[&held, &held, gw],
-            move |_| total,
-            move |_| vec![total as u32, 3, 1, 0, 0, 0, 0, 0],
+        let add = |a: &wgpu::Buffer, b: &wgpu::Buffer, mode: u32| {
+            rec.elems(
+                Kernel::Elementwise,
+                &[a, b, gw],
+                move |_| total,
+                move |_| vec![total as u32, mode, 1, 0, 0, 0, 0, 0],
+            )
+        };
+        let add_held = add(&held, &held, 3);
+        let n = asm.n;
+        let low_bufs = [
+            storage(dev, "pen_v", n),
+            storage(dev, "pen_u", n),
+            storage(dev, "pen_scale", 1),
+        ];
+        let [v, u, scale] = &low_bufs;
+        // t: 1 x inp (left side) or out x 1 (right side).
+        let t = storage(
+            dev,
+            "pen_t",
+            if asm.side == GramSide::Left { inp } else { out },
         );
-        step.enabled = false;
-        add_held.enabled = false;
-        MatrixPenalty {
+        let low = match asm.side {
+            GramSide::Left => [
+                rec.matmul(v, w, &t, move |_| Mm::single(1, i, o, 0, 0.0)),
+                rec.matmul(u, &t, gw, move |_| Mm::single(o, i, 1, 0, 1.0)),
+                add(w, scale, 6),
+            ],
+            GramSide::Right => [
+                rec.matmul(w, v, &t, move |_| Mm::single(o, 1, i, 0, 0.0)),
+                rec.matmul(&t, u, gw, move |_| Mm::single(o, i, 1, 0, 1.0)),
+                add(w, scale, 6),
+            ],
+        };
+        let mut p = MatrixPenalty {
+            side: asm.side,
             asm,
             step,
             form_held,
             add_held,
+            low,
+            low_bufs,
+        };
+        for d in p.steps_mut() {
+            d.enabled = false;
         }
+        p
     }
 
-    /// Sets (or clears) the spectrum; a held one forms its product here.
+    fn steps_mut(&mut self) -> impl Iterator<Item = &mut Dispatch> {
+        [&mut self.step, &mut self.add_held]
+            .into_iter()
+            .chain(self.low.iter_mut())
+    }
+
+    /// Sets (or clears) the spectrum: a held one forms its product here; one whose `M` is a
+    /// multiple of the identity plus rank one takes the rank-one route.
     pub fn set(&mut self, rec: &Recorder, ps: Option<&PenaltySpectrum>, what: &str) -> Result<()> {
-        let hold = ps.is_some_and(|ps| ps.hold);
-        if let Some(ps) = ps {
-            self.asm.upload(rec, &[Some(ps)], what)?;
-            if hold {
-                self.form_held.write(rec.ctx, 0);
-                self.add_held.write(rec.ctx, 0);
-                super::dispatch::run(
-                    rec.ctx,
-                    rec.pipes,
-                    &[std::slice::from_ref(&self.form_held)],
-                    0,
-                )?;
-            } else {
-                self.step.write(rec.ctx, 0);
-            }
+        for d in self.steps_mut() {
+            d.enabled = false;
         }
-        self.step.enabled = ps.is_some() && !hold;
-        self.add_held.enabled = hold;
+        let Some(ps) = ps else { return Ok(()) };
+        let (c, active) = split_shared(ps);
+        if !ps.hold
+            && active.len() <= 1
+            && ps.side == self.side
+            && ps.n == self.asm.n
+            && ps.vectors.len() == ps.n * ps.n
+        {
+            let n = ps.n;
+            let (a, col) = active.first().copied().unwrap_or((0.0, 0));
+            let v: Vec<f32> = (0..n).map(|r| ps.vectors[r * n + col]).collect();
+            let u: Vec<f32> = v.iter().map(|x| x * a * ps.coef).collect();
+            let q = &rec.ctx.queue;
+            q.write_buffer(&self.low_bufs[0], 0, bytemuck::cast_slice(&v));
+            q.write_buffer(&self.low_bufs[1], 0, bytemuck::cast_slice(&u));
+            q.write_buffer(&self.low_bufs[2], 0, bytemuck::bytes_of(&(c * ps.coef)));
+            for d in &mut self.low {
+                d.write(rec.ctx, 0);
+                d.enabled = true;
+            }
+            return Ok(());
+        }
+        self.asm.upload(rec, &[Some(ps)], what)?;
+        if ps.hold {
+            self.form_held.write(rec.ctx, 0);
+            self.add_held.write(rec.ctx, 0);
+            super::dispatch::run(
+                rec.ctx,
+                rec.pipes,
+                &[std::slice::from_ref(&self.form_held)],
+                0,
+            )?;
+            self.add_held.enabled = true;
+        } else {
+            self.step.write(rec.ctx, 0);
+            self.step.enabled = true;
+        }
         Ok(())
     }
 
-    /// The dispatch a training step runs (at most one of the two is enabled).
-    pub fn steps(&self) -> [&Dispatch; 2] {
+    /// The dispatches a training step runs (those of the route in force are enabled).
+    pub fn steps(&self) -> impl Iterator<Item = &Dispatch> {
         [&self.step, &self.add_held]
+            .into_iter()
+            .chain(self.low.iter())
     }
 }
 

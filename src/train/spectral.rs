@@ -173,6 +173,17 @@ fn shared_value(g: &[f32]) -> f32 {
     best
 }
 
+/// `M = V diag(g) V^T` as `c I + sum_i (g_i - c) v_i v_i^T` over the eigenvectors `v_i` whose
+/// coefficient differs from the shared value `c`: `(c, [(g_i - c, i)])`.
+pub fn split_shared(ps: &PenaltySpectrum) -> (f32, Vec<(f32, usize)>) {
+    let c = shared_value(&ps.g);
+    let active = (0..ps.n)
+        .filter(|&i| ps.g[i] != c)
+        .map(|i| (ps.g[i] - c, i))
+        .collect();
+    (c, active)
+}
+
 impl Assembly {
     /// Prepares `ps` (checks its sizes).
     pub fn new(ps: &PenaltySpectrum) -> Result<Assembly> {
@@ -184,8 +195,8 @@ impl Assembly {
                 ps.g.len()
             )));
         }
-        let c = shared_value(&ps.g);
-        let active: Vec<usize> = (0..n).filter(|&i| ps.g[i] != c).collect();
+        let (c, split) = split_shared(ps);
+        let active: Vec<usize> = split.iter().map(|&(_, i)| i).collect();
         let r = active.len();
         let route = if 2 * r < n {
             let mut vs = vec![0.0f32; n * r];
@@ -194,7 +205,7 @@ impl Assembly {
                     vs[row * r + k] = ps.vectors[row * n + i];
                 }
             }
-            let gs = active.iter().map(|&i| ps.g[i] - c).collect();
+            let gs = split.iter().map(|&(d, _)| d).collect();
             Route::LowRank { vs, gs }
         } else {
             // M = (V diag(g)) V^T: the columns of V scaled by g, then one product.
