@@ -163,7 +163,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // One run with its thread and process CPU seconds.
     let measure = |reg: Option<Regularizer>| -> htdiag::Result<(History, f64, f64)> {
         let (c0, p0) = (thread_cpu(), process_cpu());
-        let run = run_one("run", o.device, &model, &tr, &te, &cfg, reg, false, &mut |_| {})?.1;
+        let run = run_one(
+            "run",
+            o.device,
+            &model,
+            &tr,
+            &te,
+            &cfg,
+            reg,
+            false,
+            &mut |_| {},
+        )?
+        .1;
         Ok((run.history, thread_cpu() - c0, process_cpu() - p0))
     };
     // Every penalised run is compared with a plain run made just before it, so that a
