@@ -44,14 +44,18 @@ pub fn summary_text(r: &CompareReport) -> String {
         let (lo, hi) = (ks.iter().min(), ks.iter().max());
         let _ = writeln!(
             s,
-            "spectrum refreshes: {} (every {} steps), largest lag {} steps",
+            "spectrum refreshes: {} (every {} steps), largest lag {} steps, penalty product {}",
             f.refreshes,
             match (lo, hi) {
                 (Some(a), Some(b)) if a != b => format!("{a}-{b}"),
                 (Some(a), _) => a.to_string(),
                 _ => "-".into(),
             },
-            f.max_lag
+            f.max_lag,
+            match f.held {
+                true => "held between refreshes",
+                false => "with the current weights",
+            }
         );
     }
     let metric = PenaltyMetric::of_penalty(&r.regularizer.penalty);

@@ -57,6 +57,11 @@ fn regularize_writes_both_runs_json_and_pages() {
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("fc1.weight"), "{stdout}");
+    // Weighted alpha under the automatic interval holds its full-rank product by default.
+    assert!(
+        stdout.contains("penalty product held between refreshes"),
+        "{stdout}"
+    );
     for f in [
         "baseline.safetensors",
         "regularized.safetensors",
