@@ -17,7 +17,9 @@
 //!  weights at every step, neither: the default policy; `--threads`: OpenBLAS threads, default 1).
 //!
 //! Each penalised run is compared with a plain run made just before it (same process), so a
-//! change of the machine's load between runs moves both. Besides wall time it prints the ratio of the training thread's CPU time (whole run, from
+//! change of the machine's load between runs moves both. "hand-over ms": the training
+//! thread's read-back, hand-over and waiting per refresh. Besides wall time it prints the
+//! ratio of the training thread's CPU time (whole run, from
 //! `/proc/thread-self/stat`; with one OpenBLAS thread every product runs on it), which leaves
 //! out the time spent waiting for a core on a shared machine, and of the whole process (every
 //! thread: the refresh worker and the thread that forms full-rank penalty products beside the
@@ -194,7 +196,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         std::thread::available_parallelism().map_or(1, |c| c.get())
     );
     println!(
-        "{:<16} {:>5} {:>8} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7} {:>10} {:>22}",
+        "{:<16} {:>5} {:>8} {:>9} {:>7} {:>7} {:>7} {:>9} {:>9} {:>7} {:>10} {:>13} {:>22}",
         "penalty",
         "held",
         "plain ms",
@@ -206,6 +208,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "refreshes",
         "max lag",
         "intervals",
+        "hand-over ms",
         "worker ms/refresh/layer"
     );
     for reg in penalties() {
@@ -227,7 +230,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             .collect();
         let ks: Vec<usize> = f.intervals.iter().map(|s| s.interval).collect();
         println!(
-            "{:<16} {:>5} {:>8.2} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>8.2}x {:>9} {:>7} {:>10} {:>22}",
+            "{:<16} {:>5} {:>8.2} {:>9.2} {:>6.2}x {:>6.2}x {:>6.2}x {:>8.2}x {:>9} {:>7} {:>10} {:>13.2} {:>22}",
             reg.penalty.name(),
             if f.held { "yes" } else { "no" },
             1e3 * plain.median_step_seconds,
@@ -243,6 +246,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 ks.iter().min().unwrap_or(&0),
                 ks.iter().max().unwrap_or(&0)
             ),
+            1e3 * (f.handoff_seconds + f.wait_seconds) / f.refreshes.max(1) as f64,
             layers.join(" / ")
         );
     }
