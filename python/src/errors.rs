@@ -1,5 +1,7 @@
 //! The library's typed errors as the Python exceptions of `htdiag.errors`, with the library's
-//! messages unchanged (so Python users read what the command line prints).
+//! messages unchanged: the problem in the library's words, which name no command-line flag
+//! (the command line adds its flag hints on top; Python hints, e.g. `key=`, are added where
+//! the Python front knows the remedy).
 
 use htdiag::Error;
 use pyo3::exceptions::{PyKeyboardInterrupt, PyRuntimeError};
