@@ -1,9 +1,12 @@
-//! The spectral penalty's gradient on the device (REGULARIZATION.md; the slice view is `regularize::MatrixView::ConvSlices`).
-//! At a refresh the host sends eigenvectors V and weights g; the device forms
-//! M = V diag(g) V^T once (penalty_scale.wgsl, then matmul.wgsl), and every step adds
-//! `c W M` (Gram matrix W^T W, "Right") or `c M W` ("Left") to the weight gradient with the
-//! CURRENT weights; a held spectrum (`--hold-penalty-gradient`) forms that product once, with
-//! the weights the next step starts from, and adds it at every step until the next one. A convolution weight is penalised either as one matrix
+//! The spectral penalty's gradient on the device (REGULARIZATION.md; the slice view is
+//! `regularize::MatrixView::ConvSlices`). At a refresh the host sends eigenvectors V and
+//! weights g; the device forms M = V diag(g) V^T once (penalty_scale.wgsl, then matmul.wgsl),
+//! and every step adds `c W M` (Gram matrix W^T W, "Right") or `c M W` ("Left") to the weight
+//! gradient with the CURRENT weights. Two cheaper routes: a held spectrum
+//! (`PenaltySpectrum::hold`) forms that product once, with the weights the next step starts
+//! from, and adds it at every step until the next one; an `M` that is a multiple of the
+//! identity plus rank one (spectral norm, Frechet, stable rank, weight decay) is applied in
+//! rank one, as the CPU backend does. A convolution weight is penalised either as one matrix
 //! `out x (in kh kw)` (its memory as stored, [`MatrixPenalty`]) or slice by slice,
 //! `W[:, :, i, j]` (out x in), gathered, multiplied in one batched product and scattered back
 //! ([`SlicesPenalty`], conv_slices.wgsl).
