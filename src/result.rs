@@ -6,6 +6,8 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod columns;
+
 /// JSON has no NaN or infinity: serde_json writes them as `null`. Reading `null` back as NaN
 /// keeps a result with an undefined metric (e.g. log_norm of an all-zero matrix) loadable.
 fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {

@@ -3,6 +3,7 @@
 
 use std::fmt::Write;
 
+use crate::result::columns::{self, ADAPTER, FINGERS, MP, RAND, Value};
 use crate::result::{AnalysisResult, LayerResult};
 use crate::util::csv_quote as quote;
 
@@ -41,58 +42,16 @@ const BASE: [&str; 32] = [
     "warning",
     "message",
 ];
-/// Columns of `--fix-fingers`.
-const FINGERS: [&str; 2] = ["raw_alpha", "num_fingers"];
-/// Columns of `--mp-fit`.
-const MP: [&str; 6] = [
-    "sigma_mp",
-    "num_spikes",
-    "mp_softrank",
-    "bulk_max",
-    "bulk_min",
-    "W_scale",
-];
-/// Columns of `--randomize`.
-const RAND: [&str; 5] = [
-    "max_rand_eval",
-    "rand_distance",
-    "ww_softrank",
-    "ww_maxdist",
-    "rand_num_spikes",
-];
-
-/// Columns of a LoRA adapter's rows (`lora_merged` is 1 for a merged `W0 + dW` row).
-const ADAPTER: [&str; 6] = [
-    "lora_rank",
-    "lora_alpha",
-    "lora_scale",
-    "lora_merged",
-    "effective_rank",
-    "new_directions",
-];
 
 /// Renders the result as CSV (RFC 4180 quoting; floats in shortest round-trip form).
 /// Optional column groups appear only when some row has them.
 pub fn to_csv(result: &AnalysisResult) -> String {
-    let fingers = result
-        .layers
-        .iter()
-        .any(|l| l.fit.is_some_and(|f| f.raw_alpha.is_some()));
-    let mp = result.layers.iter().any(|l| l.mp.is_some());
-    let rand = result.layers.iter().any(|l| l.randomized.is_some());
-    let adapter = result.layers.iter().any(|l| l.adapter.is_some());
     let mut header: Vec<&str> = BASE.to_vec();
-    if fingers {
-        header.extend(FINGERS);
-    }
-    if mp {
-        header.extend(MP);
-    }
-    if rand {
-        header.extend(RAND);
-    }
-    if adapter {
-        header.extend(ADAPTER);
+    let groups: [&[&str]; 4] = [&FINGERS, &MP, &RAND, &ADAPTER];
+    for (cols, present) in groups.into_iter().zip(columns::groups(result)) {
+        if present {
+            header.extend(cols);
+        }
     }
     let mut out = header.join(",");
     out.push('\n');
@@ -100,7 +59,7 @@ pub fn to_csv(result: &AnalysisResult) -> String {
     // Analysed rows and skipped tensors interleaved in layer_id order.
     let mut rows: Vec<(usize, Vec<String>)> = Vec::new();
     for l in &result.layers {
-        rows.push((l.layer_id, layer_cells(l, [fingers, mp, rand, adapter])));
+        rows.push((l.layer_id, header.iter().map(|c| cell(l, c)).collect()));
     }
     for s in &result.skipped {
         let mut cells = vec![String::new(); header.len()];
@@ -118,106 +77,14 @@ pub fn to_csv(result: &AnalysisResult) -> String {
     out
 }
 
-/// The cells of one row; `groups` says which optional column groups are present (fingers,
-/// MP, randomized, adapter).
-fn layer_cells(l: &LayerResult, groups: [bool; 4]) -> Vec<String> {
-    let [fingers, mp, rand, adapter] = groups;
-    let f = num;
-    let mut c = vec![
-        l.layer_id.to_string(),
-        l.name.clone(),
-        l.layer_type.as_str().to_string(),
-        l.slice_id.map(|s| s.to_string()).unwrap_or_default(),
-        l.n.to_string(),
-        l.m.to_string(),
-        f(l.q),
-        l.rf.to_string(),
-        l.status.as_str().to_string(),
-        l.num_evals.to_string(),
-    ];
-    match &l.fit {
-        Some(p) => c.extend([
-            f(p.alpha),
-            f(p.xmin),
-            f(p.xmax),
-            f(p.d),
-            f(p.sigma),
-            p.num_pl_spikes.to_string(),
-        ]),
-        None => c.extend(std::iter::repeat_n(String::new(), 6)),
+/// Column `col` of row `l` as CSV text: empty where the row has no value.
+fn cell(l: &LayerResult, col: &str) -> String {
+    match columns::value(l, col) {
+        Value::Int(v) => v.map(|v| v.to_string()).unwrap_or_default(),
+        Value::Float(v) => v.map(num).unwrap_or_default(),
+        Value::Str(s) => s,
+        Value::Bool(b) => b.to_string(),
     }
-    match &l.metrics {
-        Some(m) => c.extend([
-            f(m.norm),
-            f(m.log_norm),
-            f(m.lambda_max),
-            f(m.spectral_norm),
-            f(m.log_spectral_norm),
-            f(m.alpha_weighted),
-            f(m.log_alpha_norm),
-            f(m.stable_rank),
-            m.matrix_rank.to_string(),
-            f(m.entropy),
-            f(m.sv_max),
-            f(m.sv_min),
-            m.rank_loss.to_string(),
-            m.weak_rank_loss.to_string(),
-            m.warning.clone(),
-        ]),
-        None => c.extend(std::iter::repeat_n(String::new(), 15)),
-    }
-    c.push(l.message.clone().unwrap_or_default());
-    if fingers {
-        let p = l.fit.as_ref();
-        c.push(p.and_then(|p| p.raw_alpha).map(f).unwrap_or_default());
-        c.push(
-            p.and_then(|p| p.num_fingers)
-                .map(|k| k.to_string())
-                .unwrap_or_default(),
-        );
-    }
-    if mp {
-        match &l.mp {
-            Some(m) => c.extend([
-                f(m.sigma_mp),
-                m.num_spikes.to_string(),
-                f(m.mp_softrank),
-                f(m.bulk_max),
-                f(m.bulk_min),
-                f(m.w_scale),
-            ]),
-            None => c.extend(std::iter::repeat_n(String::new(), 6)),
-        }
-    }
-    if rand {
-        match &l.randomized {
-            Some(r) => c.extend([
-                f(r.max_rand_eval),
-                f(r.rand_distance),
-                f(r.ww_softrank),
-                f(r.ww_maxdist),
-                r.rand_num_spikes.to_string(),
-            ]),
-            None => c.extend(std::iter::repeat_n(String::new(), 5)),
-        }
-    }
-    if adapter {
-        match &l.adapter {
-            Some(a) => c.extend([
-                a.rank.to_string(),
-                f(a.lora_alpha),
-                f(a.scale),
-                u8::from(a.merged).to_string(),
-                f(a.effective_rank),
-                a.new_directions
-                    .as_ref()
-                    .map(|n| n.count.to_string())
-                    .unwrap_or_default(),
-            ]),
-            None => c.extend(std::iter::repeat_n(String::new(), ADAPTER.len())),
-        }
-    }
-    c
 }
 
 /// Shortest round-trip decimal; NaN and infinities as pandas reads them.
