@@ -116,7 +116,6 @@ impl Assembly {
 /// Penalty on a weight seen as one `out x inp` matrix (Linear, or a flattened convolution).
 pub struct MatrixPenalty {
     asm: Assembly,
-    side: GramSide,
     /// `grad += W M` or `M W` with the current weights (disabled until a spectrum is set).
     pub step: Dispatch,
     /// With [`PenaltySpectrum::hold`]: `P = W M` (or `M W`) formed once when the spectrum is
@@ -188,7 +187,6 @@ impl MatrixPenalty {
             ],
         };
         let mut p = MatrixPenalty {
-            side: asm.side,
             asm,
             step,
             form_held,
@@ -218,7 +216,7 @@ impl MatrixPenalty {
         let (c, active) = split_shared(ps);
         if !ps.hold
             && active.len() <= 1
-            && ps.side == self.side
+            && ps.side == self.asm.side
             && ps.n == self.asm.n
             && ps.vectors.len() == ps.n * ps.n
         {
